@@ -1,0 +1,18 @@
+#pragma once
+// Every kernel the layers call, for every backend compiled in. Layers call
+// sbgan::kernels::name(tensors...) and overload resolution on the backend tag of
+// the tensors picks the implementation; a layer used with a backend that lacks a
+// kernel fails to compile at that call.
+#include "sbgan/backend/cpu/activation.hpp"
+#include "sbgan/backend/cpu/concat.hpp"
+#include "sbgan/backend/cpu/conv2d.hpp"
+#include "sbgan/backend/cpu/elementwise.hpp"
+#include "sbgan/backend/cpu/linear.hpp"
+#include "sbgan/backend/cpu/pool.hpp"
+#include "sbgan/backend/cpu/random.hpp"
+#include "sbgan/backend/cpu/resize.hpp"
+#include "sbgan/backend/cpu/softmax.hpp"
+#include "sbgan/backend/cpu/statistics.hpp"
+#if defined(SBGAN_WITH_CUDA)
+#include "sbgan/backend/cuda/kernels.hpp"
+#endif

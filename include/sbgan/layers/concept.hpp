@@ -1,0 +1,70 @@
+#pragma once
+// The layer concept.
+//
+// A layer L has
+//   L::value_type, L::backend, L::tensor      the scalar, backend tag, tensor type
+//   L::context                                what forward keeps for backward; has `output`
+//   forward(x) -> context
+//   backward(ctx, dy, dx, grads)              dx += Jₓᵀ·dy; with ParamGrads::accumulate,
+//                                             every parameter's grad += J_θᵀ·dy
+//   visit_parameters(f)                       f(name, Parameter&) for each parameter,
+//                                             names hierarchical ("0.weight")
+// A second-order layer (anything that may sit in a critic with a gradient penalty)
+// also has
+//   backward_second(ctx, gy, w, dx, dgy, grads)
+// which differentiates Q = ⟨Jₓᵀ·gy, w⟩ — the input gradient of the first-order
+// pass, paired with a fixed w — and adds ∂Q/∂x into dx, ∂Q/∂gy (= Jₓ·w) into dgy
+// and, with ParamGrads::accumulate, ∂Q/∂θ into the parameter grads.
+// Gradient-penalty losses constrain their critic with SecondOrderLayer, so a critic
+// that cannot be differentiated twice is a compile error, not a wrong result.
+#include <concepts>
+#include <string_view>
+
+#include "sbgan/core/parameter.hpp"
+#include "sbgan/core/tensor.hpp"
+
+namespace sbgan {
+
+// Whether a backward pass adds parameter gradients. skip is for passes whose
+// parameter gradient is not wanted: G's step through a frozen D, the inner
+// gradient of a penalty.
+enum class ParamGrads { accumulate, skip };
+
+// The scalar, backend and tensor aliases every layer declares.
+template <class T, class B>
+struct layer_types {
+  using value_type = T;
+  using backend = B;
+  using tensor = Tensor<T, B>;
+};
+
+namespace detail {
+struct any_parameter_visitor {
+  template <class P>
+  void operator()(std::string_view, P&) const {}
+};
+}  // namespace detail
+
+template <class L>
+concept Layer =
+    requires {
+      typename L::value_type;
+      typename L::backend;
+      typename L::tensor;
+      typename L::context;
+    } &&
+    requires(L& layer, const typename L::tensor& x, const typename L::context& ctx, typename L::tensor& dx) {
+      { layer.forward(x) } -> std::same_as<typename L::context>;
+      { ctx.output } -> std::convertible_to<const typename L::tensor&>;
+      layer.backward(ctx, x, dx, ParamGrads::accumulate);
+      layer.visit_parameters(detail::any_parameter_visitor{});
+    };
+
+template <class L>
+concept SecondOrderLayer =
+    Layer<L> && requires(L& layer, const typename L::context& ctx, const typename L::tensor& t,
+                         typename L::tensor& dx, typename L::tensor& dgy) {
+      layer.backward_second(ctx, t, t, dx, dgy, ParamGrads::accumulate);
+    };
+
+}  // namespace sbgan
