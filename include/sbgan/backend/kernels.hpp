@@ -3,16 +3,21 @@
 // sbgan::kernels::name(tensors...) and overload resolution on the backend tag of
 // the tensors picks the implementation; a layer used with a backend that lacks a
 // kernel fails to compile at that call.
+#include "sbgan/backend/gemm_kernel_declarations.hpp"
 #include "sbgan/backend/cpu/activation.hpp"
 #include "sbgan/backend/cpu/concat.hpp"
-#include "sbgan/backend/cpu/conv2d.hpp"
 #include "sbgan/backend/cpu/elementwise.hpp"
-#include "sbgan/backend/cpu/linear.hpp"
 #include "sbgan/backend/cpu/pool.hpp"
 #include "sbgan/backend/cpu/random.hpp"
 #include "sbgan/backend/cpu/resize.hpp"
 #include "sbgan/backend/cpu/softmax.hpp"
 #include "sbgan/backend/cpu/statistics.hpp"
+// The GEMM-based CPU kernels use Eigen, which stays out of nvcc translation units
+// (its device annotations clash with ours); .cu files use the CUDA kernels.
+#if !defined(__CUDACC__)
+#include "sbgan/backend/cpu/conv2d.hpp"
+#include "sbgan/backend/cpu/linear.hpp"
+#endif
 #if defined(SBGAN_WITH_CUDA)
 #include "sbgan/backend/cuda/kernels.hpp"
 #endif
