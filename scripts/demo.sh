@@ -8,20 +8,9 @@
 # with scripts/test.sh but builds only the demo program.
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-
-"$root/scripts/install-deps.sh"
-
-build="${SBGAN_BUILD_DIR:-build}"
-jobs="${SBGAN_JOBS:-2}"
-
-generator=()
-if [[ ! -f "$build/CMakeCache.txt" ]]; then
-  if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); else generator=(-G "Unix Makefiles"); fi
-fi
-# shellcheck disable=SC2086  # SBGAN_CMAKE_ARGS is a list of words
-cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DSBGAN_BUILD_EXAMPLES=ON ${SBGAN_CMAKE_ARGS:-}
+# shellcheck source=lib/configure.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/configure.sh"
+sbgan_configure -DSBGAN_BUILD_EXAMPLES=ON
 cmake --build "$build" -j"$jobs" --target critic_wgan_gp
 
 exec "$build/examples/critic_wgan_gp" "$@"

@@ -72,6 +72,27 @@ void col2im_add(const T* col, index_t channels, index_t h, index_t w, const Wind
       g.kernel_h * g.kernel_w * oh * ow);
 }
 
+// The GEMM operand for one batch entry: the input itself for a pointwise
+// convolution, otherwise its im2col matrix, built in a buffer reused across entries.
+template <class T>
+class Columns {
+ public:
+  Columns(index_t channels, index_t h, index_t w, const Window2d& g)
+      : channels_(channels), h_(h), w_(w), g_(g),
+        buffer_(g.is_pointwise() ? 0 : static_cast<std::size_t>(channels * g.kernel_h * g.kernel_w * g.out_h(h) * g.out_w(w))) {}
+
+  const T* of(const T* x) {
+    if (g_.is_pointwise()) return x;
+    im2col(x, channels_, h_, w_, g_, buffer_.data());
+    return buffer_.data();
+  }
+
+ private:
+  index_t channels_, h_, w_;
+  Window2d g_;
+  std::vector<T> buffer_;
+};
+
 }  // namespace conv_cpu
 
 // y = conv(x, weight) + bias; bias may be null. y must be [N, C_out, H_out, W_out].
@@ -83,14 +104,9 @@ void conv2d_forward(const Tensor<T, cpu>& x, const Tensor<T, cpu>& weight, const
   const index_t oh = g.out_h(h), ow = g.out_w(w), p = oh * ow;
   const index_t k = cin * g.kernel_h * g.kernel_w;
   const auto wm = cpu_detail::matrix(weight.data(), cout, k);
-  std::vector<T> col(g.is_pointwise() ? 0 : static_cast<std::size_t>(k * p));
+  conv_cpu::Columns<T> columns(cin, h, w, g);
   for (index_t b = 0; b < n; ++b) {
-    const T* xb = x.data() + b * cin * h * w;
-    const T* cols = xb;
-    if (!g.is_pointwise()) {
-      conv_cpu::im2col(xb, cin, h, w, g, col.data());
-      cols = col.data();
-    }
+    const T* cols = columns.of(x.data() + b * cin * h * w);
     auto ym = cpu_detail::matrix(y.data() + b * cout * p, cout, p);
     ym.noalias() = wm * cpu_detail::matrix(cols, k, p);
     if (bias) {
@@ -133,14 +149,9 @@ void conv2d_backward_weights(const Tensor<T, cpu>& x, const Tensor<T, cpu>& dy, 
   const index_t p = g.out_h(h) * g.out_w(w);
   const index_t k = cin * g.kernel_h * g.kernel_w;
   auto dwm = cpu_detail::matrix(dweight.data(), cout, k);
-  std::vector<T> col(g.is_pointwise() ? 0 : static_cast<std::size_t>(k * p));
+  conv_cpu::Columns<T> columns(cin, h, w, g);
   for (index_t b = 0; b < n; ++b) {
-    const T* xb = x.data() + b * cin * h * w;
-    const T* cols = xb;
-    if (!g.is_pointwise()) {
-      conv_cpu::im2col(xb, cin, h, w, g, col.data());
-      cols = col.data();
-    }
+    const T* cols = columns.of(x.data() + b * cin * h * w);
     const auto dym = cpu_detail::matrix(dy.data() + b * cout * p, cout, p);
     dwm.noalias() += dym * cpu_detail::matrix(cols, k, p).transpose();
     if (dbias) {
