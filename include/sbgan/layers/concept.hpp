@@ -17,6 +17,13 @@
 // and, with ParamGrads::accumulate, ∂Q/∂θ into the parameter grads.
 // Gradient-penalty losses constrain their critic with SecondOrderLayer, so a critic
 // that cannot be differentiated twice is a compile error, not a wrong result.
+//
+// Optional, for layers with state beyond their parameters:
+//   set_training(bool)   forward differs between training and evaluation
+//                        (batch statistics, spectral-norm power iterations)
+//   visit_buffers(f)     f(name, Tensor&) for non-trainable state that checkpoints
+//                        keep (running statistics, the spectral-norm u vector),
+//                        named as PyTorch names its buffers
 #include <concepts>
 #include <string_view>
 
@@ -66,5 +73,31 @@ concept SecondOrderLayer =
                          typename L::tensor& dx, typename L::tensor& dgy) {
       layer.backward_second(ctx, t, t, dx, dgy, ParamGrads::accumulate);
     };
+
+namespace detail {
+struct any_buffer_visitor {
+  template <class Tensor>
+  void operator()(std::string_view, Tensor&) const {}
+};
+}  // namespace detail
+
+template <class L>
+concept HasTrainingMode = requires(L& layer) { layer.set_training(true); };
+
+template <class L>
+concept HasBuffers = requires(L& layer) { layer.visit_buffers(detail::any_buffer_visitor{}); };
+
+// Switches a layer (and, for composites, everything inside it) between training
+// and evaluation; a no-op for layers that behave the same in both.
+template <class L>
+void set_training(L& layer, bool training) {
+  if constexpr (HasTrainingMode<L>) layer.set_training(training);
+}
+
+// Visits a layer's buffers; a no-op for layers without any.
+template <class L, class F>
+void visit_buffers(L& layer, F&& f) {
+  if constexpr (HasBuffers<L>) layer.visit_buffers(f);
+}
 
 }  // namespace sbgan

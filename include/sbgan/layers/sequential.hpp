@@ -105,6 +105,20 @@ class Sequential : public layer_types<typename std::tuple_element_t<0, std::tupl
     });
   }
 
+  template <class F>
+  void visit_buffers(F&& f) {
+    each_forward([&]<std::size_t I>(std::integral_constant<std::size_t, I>) {
+      const std::string prefix = std::to_string(I) + ".";
+      sbgan::visit_buffers(std::get<I>(layers_), [&](std::string_view name, auto& t) { f(prefix + std::string(name), t); });
+    });
+  }
+
+  void set_training(bool training) {
+    each_forward([&]<std::size_t I>(std::integral_constant<std::size_t, I>) {
+      sbgan::set_training(std::get<I>(layers_), training);
+    });
+  }
+
   [[nodiscard]] std::string describe() const { return "Sequential(" + std::to_string(count) + " layers)"; }
 
  private:
