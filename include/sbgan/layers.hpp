@@ -4,6 +4,7 @@
 #include "sbgan/layers/concept.hpp"
 #include "sbgan/layers/conv2d.hpp"
 #include "sbgan/layers/flatten.hpp"
+#include "sbgan/layers/gumbel_softmax.hpp"
 #include "sbgan/layers/leaky_relu.hpp"
 #include "sbgan/layers/linear.hpp"
 #include "sbgan/layers/nearest_upsample.hpp"

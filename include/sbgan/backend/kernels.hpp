@@ -7,6 +7,7 @@
 #include "sbgan/backend/cpu/activation.hpp"
 #include "sbgan/backend/cpu/concat.hpp"
 #include "sbgan/backend/cpu/elementwise.hpp"
+#include "sbgan/backend/cpu/gumbel_softmax.hpp"
 #include "sbgan/backend/cpu/pool.hpp"
 #include "sbgan/backend/cpu/random.hpp"
 #include "sbgan/backend/cpu/resize.hpp"
