@@ -9,4 +9,5 @@
 #include "sbgan/core/shape.hpp"
 #include "sbgan/core/tensor.hpp"
 #include "sbgan/core/window.hpp"
+#include "sbgan/blocks.hpp"
 #include "sbgan/layers.hpp"

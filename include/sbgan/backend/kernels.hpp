@@ -8,10 +8,13 @@
 #include "sbgan/backend/cpu/concat.hpp"
 #include "sbgan/backend/cpu/elementwise.hpp"
 #include "sbgan/backend/cpu/gumbel_softmax.hpp"
+#include "sbgan/backend/cpu/modulation.hpp"
+#include "sbgan/backend/cpu/normalization.hpp"
 #include "sbgan/backend/cpu/pool.hpp"
 #include "sbgan/backend/cpu/random.hpp"
 #include "sbgan/backend/cpu/resize.hpp"
 #include "sbgan/backend/cpu/softmax.hpp"
+#include "sbgan/backend/cpu/spectral_norm.hpp"
 #include "sbgan/backend/cpu/statistics.hpp"
 // The GEMM-based CPU kernels use Eigen, which stays out of nvcc translation units
 // (its device annotations clash with ours); .cu files use the CUDA kernels.

@@ -1,0 +1,199 @@
+#pragma once
+// SpectralNorm<L>: torch.nn.utils.spectral_norm over the weight of any layer L that
+// exposes `Parameter& weight()` (Conv2d, Linear, EqualizedConv2d, ...).
+//
+// W = weight_orig viewed as [out, rest] (dim 0). A training forward first runs the
+// power iterations (default one) on the persistent buffers,
+//   v = normalize(Wᵀu),  u = normalize(W·v),   normalize(z) = z / max(‖z‖, ε),
+// then σ = uᵀ·W·v and the wrapped layer runs with Ŵ = W/σ. An evaluation forward
+// skips the iterations and uses the stored u, v. Gradients treat u, v as constants,
+// as PyTorch does (they are computed under no_grad): dσ/dW = u·vᵀ, so
+//   dW = (dŴ − ⟨dŴ, Ŵ⟩·u·vᵀ) / σ.
+// The second-order pass is the wrapped layer's, with its weight term mapped by the
+// same formula: with u, v fixed, Ŵ(W) is a fixed map and Q depends on W only through Ŵ.
+//
+// The weight is divided, not the output: it works for any wrapped layer (biases,
+// equalized-learning-rate scales), and it costs O(weight) per forward, the same as
+// the power iteration and far less than the layer itself.
+//
+// Names as PyTorch's state dict: parameter "weight_orig" (plus the layer's others,
+// e.g. "bias"), buffers "weight_u" and "weight_v". The wrapped layer's weight() holds
+// Ŵ of the latest forward (PyTorch's module.weight attribute); each context keeps
+// its own Ŵ, u, v and σ, so passes in flight stay independent.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "sbgan/backend/cpu/spectral_norm.hpp"
+#include "sbgan/core/factories.hpp"
+#include "sbgan/core/generator.hpp"
+#include "sbgan/layers/concept.hpp"
+
+namespace sbgan {
+
+struct SpectralNormOptions {
+  int power_iterations = 1;
+  double eps = 1e-12;
+};
+
+template <Layer L>
+  requires requires(L& layer) {
+    { layer.weight() } -> std::same_as<Parameter<typename L::value_type, typename L::backend>&>;
+  }
+class SpectralNorm : public layer_types<typename L::value_type, typename L::backend> {
+ public:
+  using T = typename L::value_type;
+  using B = typename L::backend;
+  using tensor = Tensor<T, B>;
+  struct context {
+    typename L::context inner;
+    tensor weight;  // Ŵ = W/σ this pass ran with
+    tensor u, v;    // the vectors σ was computed with
+    double sigma = 1;
+    tensor output;
+  };
+
+  // u and v start as normalized normal draws from `init`, as PyTorch's do.
+  SpectralNorm(L layer, Generator& init, const SpectralNormOptions& options = {})
+      : layer_(std::move(layer)), options_(options) {
+    if (options.power_iterations < 0 || !(options.eps > 0))
+      throw error("SpectralNorm: power_iterations must be non-negative and eps positive");
+    Parameter<T, B>& w = layer_.weight();
+    if (w.value.shape().rank() < 1 || w.value.numel() == 0) throw error("SpectralNorm: the wrapped layer has no weight");
+    const index_t rows = w.value.shape()[0];
+    weight_orig_.value = w.value;
+    weight_orig_.grad = w.grad;
+    u_ = init.normal<T, B>(Shape{rows});
+    v_ = init.normal<T, B>(Shape{w.value.numel() / rows});
+    normalize(u_);
+    normalize(v_);
+    // The wrapped layer now owns only derived storage: Ŵ and a scratch gradient.
+    w.value = normalized_weight(kernels::spectral_sigma(weight_orig_.value, u_, v_));
+    w.grad = zeros<T, B>(w.value.shape());
+  }
+
+  [[nodiscard]] bool training() const { return training_; }
+  void set_training(bool training) {
+    training_ = training;
+    sbgan::set_training(layer_, training);
+  }
+
+  [[nodiscard]] const SpectralNormOptions& options() const { return options_; }
+  L& inner() { return layer_; }
+  Parameter<T, B>& weight_orig() { return weight_orig_; }
+  tensor& u() { return u_; }
+  tensor& v() { return v_; }
+  // σ = uᵀ·W·v for the current weight and buffers (what an evaluation forward uses).
+  [[nodiscard]] double sigma() const { return kernels::spectral_sigma(weight_orig_.value, u_, v_); }
+
+  context forward(const tensor& x) {
+    context ctx;
+    ctx.u = u_;
+    ctx.v = v_;
+    if (training_) {
+      for (int i = 0; i < options_.power_iterations; ++i) {
+        tensor u_next(u_.shape()), v_next(v_.shape());
+        kernels::spectral_power_iteration(weight_orig_.value, ctx.u, static_cast<T>(options_.eps), u_next, v_next);
+        ctx.u = u_next;
+        ctx.v = v_next;
+      }
+    }
+    ctx.sigma = kernels::spectral_sigma(weight_orig_.value, ctx.u, ctx.v);
+    ctx.weight = normalized_weight(ctx.sigma);
+    {
+      weight_swap swap(layer_.weight().value, ctx.weight);
+      try {
+        ctx.inner = layer_.forward(x);
+      } catch (const shape_error& e) {
+        throw shape_error("SpectralNorm: " + std::string(e.what()));
+      }
+      swap.keep();  // the wrapped layer shows Ŵ of the latest forward
+    }
+    // Commit the updated buffers only once the pass has been accepted.
+    u_ = ctx.u;
+    v_ = ctx.v;
+    ctx.output = ctx.inner.output;
+    return ctx;
+  }
+
+  void backward(const context& ctx, const tensor& dy, tensor& dx, ParamGrads grads) {
+    weight_swap swap(layer_.weight().value, ctx.weight);
+    if (grads == ParamGrads::accumulate) kernels::fill(layer_.weight().grad, T(0));
+    layer_.backward(ctx.inner, dy, dx, grads);
+    if (grads == ParamGrads::accumulate) add_weight_gradient(ctx);
+  }
+
+  void backward_second(const context& ctx, const tensor& gy, const tensor& w, tensor& dx, tensor& dgy,
+                       ParamGrads grads)
+    requires SecondOrderLayer<L>
+  {
+    weight_swap swap(layer_.weight().value, ctx.weight);
+    if (grads == ParamGrads::accumulate) kernels::fill(layer_.weight().grad, T(0));
+    layer_.backward_second(ctx.inner, gy, w, dx, dgy, grads);
+    if (grads == ParamGrads::accumulate) add_weight_gradient(ctx);
+  }
+
+  template <class F>
+  void visit_parameters(F&& f) {
+    const void* wrapped_weight = &layer_.weight();
+    layer_.visit_parameters([&](std::string_view name, auto& p) {
+      if (static_cast<const void*>(&p) == wrapped_weight)
+        f("weight_orig", weight_orig_);
+      else
+        f(name, p);
+    });
+  }
+
+  template <class F>
+  void visit_buffers(F&& f) {
+    f("weight_u", u_);
+    f("weight_v", v_);
+    sbgan::visit_buffers(layer_, f);
+  }
+
+  [[nodiscard]] std::string describe() const { return "SpectralNorm(" + layer_.describe() + ")"; }
+
+ private:
+  // Points the wrapped layer's weight at a pass's Ŵ and restores the previous one
+  // on scope exit (also when the wrapped layer throws), unless told to keep it.
+  class weight_swap {
+   public:
+    weight_swap(tensor& slot, const tensor& value) : slot_(slot), saved_(slot) { slot_ = value; }
+    ~weight_swap() {
+      if (!keep_) slot_ = saved_;
+    }
+    weight_swap(const weight_swap&) = delete;
+    weight_swap& operator=(const weight_swap&) = delete;
+    void keep() { keep_ = true; }
+
+   private:
+    tensor& slot_;
+    tensor saved_;
+    bool keep_ = false;
+  };
+
+  tensor normalized_weight(double sigma) const {
+    tensor w = clone(weight_orig_.value);
+    kernels::scale(w, static_cast<T>(1.0 / sigma));
+    return w;
+  }
+
+  void normalize(tensor& t) const {
+    const double norm = std::sqrt(kernels::dot(t, t));
+    kernels::scale(t, static_cast<T>(1.0 / std::max(norm, options_.eps)));
+  }
+
+  // The wrapped layer left dŴ in its scratch gradient; map it to dW.
+  void add_weight_gradient(const context& ctx) {
+    kernels::spectral_norm_backward(layer_.weight().grad, ctx.weight, ctx.u, ctx.v, ctx.sigma, weight_orig_.grad);
+  }
+
+  L layer_;
+  SpectralNormOptions options_;
+  bool training_ = true;  // PyTorch modules start in training mode
+  Parameter<T, B> weight_orig_;
+  tensor u_, v_;
+};
+
+}  // namespace sbgan
