@@ -29,35 +29,6 @@ using Gen = Sequential<Linear<T>, ReLU<T>, Linear<T>, ReLU<T>, Linear<T>>;
 constexpr int modes = 8;
 constexpr T ring_radius = 2, mode_stddev = 0.05f;
 
-// Adam over every parameter of a layer (β = (0.5, 0.9), as WGAN-GP trains).
-template <class L>
-struct Adam {
-  T lr, b1 = 0.5f, b2 = 0.9f, eps = 1e-8f;
-  int t = 0;
-  std::vector<Tensor<T>> m, v;
-  Adam(L& layer, T learning_rate) : lr(learning_rate) {
-    layer.visit_parameters([&](std::string_view, Parameter<T>& p) {
-      m.push_back(zeros<T>(p.shape()));
-      v.push_back(zeros<T>(p.shape()));
-    });
-  }
-  void step(L& layer) {
-    ++t;
-    const T c1 = 1 - std::pow(b1, T(t)), c2 = 1 - std::pow(b2, T(t));
-    std::size_t k = 0;
-    layer.visit_parameters([&](std::string_view, Parameter<T>& p) {
-      for (index_t i = 0; i < p.value.numel(); ++i) {
-        const T g = p.grad[i];
-        m[k][i] = b1 * m[k][i] + (1 - b1) * g;
-        v[k][i] = b2 * v[k][i] + (1 - b2) * g * g;
-        p.value[i] -= lr * (m[k][i] / c1) / (std::sqrt(v[k][i] / c2) + eps);
-      }
-      p.zero_grad();
-      ++k;
-    });
-  }
-};
-
 // Real data: points on a ring of Gaussian modes.
 Tensor<T> sample_ring(Generator& gen, index_t n) {
   auto which = gen.uniform<T>(Shape{n});
@@ -85,31 +56,6 @@ double mean_distance_to_nearest_mode(const Tensor<T>& x) {
   return total / double(x.shape().n());
 }
 
-// The exact gradient penalty: its value, and its gradient added into the critic's
-// parameters through the second-order pass. α is drawn per sample; the norm is
-// taken per sample.
-template <SecondOrderLayer D>
-double gradient_penalty(D& critic, const Tensor<T>& real, const Tensor<T>& fake, T lambda, Generator& gen) {
-  const index_t n = real.shape().n(), per = real.shape().per_sample();
-  const auto alpha = gen.uniform<T>(Shape{n});
-  Tensor<T> mixed(real.shape());
-  for (index_t i = 0; i < real.numel(); ++i) mixed[i] = alpha[i / per] * real[i] + (1 - alpha[i / per]) * fake[i];
-  auto ctx = critic.forward(mixed);
-  const auto ones = full<T>(ctx.output.shape(), T(1));
-  const auto g = input_gradient(critic, ctx, ones, mixed.shape(), ParamGrads::skip);
-  Tensor<T> w(g.shape());
-  double penalty = 0;
-  for (index_t s = 0; s < n; ++s) {
-    double sq = 0;
-    for (index_t i = 0; i < per; ++i) sq += double(g[s * per + i]) * g[s * per + i];
-    const double norm = std::sqrt(sq + 1e-12);  // ε inside the root: no NaN at g = 0
-    penalty += lambda * (norm - 1) * (norm - 1) / double(n);
-    for (index_t i = 0; i < per; ++i) w[s * per + i] = T(lambda * 2 * (norm - 1) / norm / double(n) * g[s * per + i]);
-  }
-  second_order_gradients(critic, ctx, ones, w, ParamGrads::accumulate);
-  return penalty;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,9 +76,15 @@ int main(int argc, char** argv) {
                 LeakyReLU<T>(0.2f), Linear<T>({hidden, 1}, init));
   Gen generator(Linear<T>({latent, hidden}, init), ReLU<T>(), Linear<T>({hidden, hidden}, init), ReLU<T>(),
                 Linear<T>({hidden, 2}, init));
-  Adam<Critic> opt_d(critic, 2e-4f);
-  Adam<Gen> opt_g(generator, 2e-4f);
-  const T lambda = 0.1f;  // the ring's scale is small; λ = 10 suits images in [-1, 1]
+  // Adam with WGAN-GP's betas; each network has its own optimizer.
+  Adam<T> opt_d({.lr = 2e-4, .beta1 = 0.5, .beta2 = 0.9});
+  Adam<T> opt_g({.lr = 2e-4, .beta1 = 0.5, .beta2 = 0.9});
+  opt_d.add(critic);
+  opt_g.add(generator);
+  // The exact penalty: α per sample, per-sample norms, its parameter gradient
+  // through the critic's second-order pass. λ = 10 suits images in [-1, 1];
+  // the ring's scale is small.
+  GradientPenalty<Critic> penalty_loss({.lambda = 0.1});
   const int critic_steps = 5;
 
   const auto minus_mean = full<T>(Shape{batch, 1}, T(-1) / T(batch));
@@ -149,9 +101,10 @@ int main(int argc, char** argv) {
       // L_D = mean D(fake) − mean D(real) + GP; the three passes accumulate.
       input_gradient(critic, c_real, minus_mean, real.shape());
       input_gradient(critic, c_fake, plus_mean, fake.shape());
-      penalty = gradient_penalty(critic, real, fake, lambda, gen);
+      penalty = penalty_loss.apply(critic, real, fake, gen).value;
       wasserstein = (kernels::sum(c_real.output) - kernels::sum(c_fake.output)) / double(batch);
-      opt_d.step(critic);
+      opt_d.step();
+      opt_d.zero_grad();
     }
     // L_G = −mean D(G(z)), through a critic whose parameters stay untouched.
     const auto z = gen.normal<T>(Shape{batch, latent});
@@ -159,7 +112,8 @@ int main(int argc, char** argv) {
     auto c_critic = critic.forward(c_gen.output);
     const auto d_fake = input_gradient(critic, c_critic, minus_mean, c_gen.output.shape(), ParamGrads::skip);
     input_gradient(generator, c_gen, d_fake, z.shape());
-    opt_g.step(generator);
+    opt_g.step();
+    opt_g.zero_grad();
 
     if (step % 250 == 0) {
       const double distance = mean_distance_to_nearest_mode(generator.forward(gen.normal<T>(Shape{2048, latent})).output);

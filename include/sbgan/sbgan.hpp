@@ -10,4 +10,8 @@
 #include "sbgan/core/tensor.hpp"
 #include "sbgan/core/window.hpp"
 #include "sbgan/blocks.hpp"
+#include "sbgan/io/safetensors.hpp"
 #include "sbgan/layers.hpp"
+#include "sbgan/losses.hpp"
+#include "sbgan/models/vgg19.hpp"
+#include "sbgan/optim.hpp"
