@@ -94,11 +94,11 @@ TEST_CASE("stage 1 walks the reference schedule", "[train][layout-gan]") {
 
 TEST_CASE("stage 1 learns the class frequencies and placement of the data", "[train][layout-gan][learning]") {
   Generator init(11), rng(12), data(13), eval(14);
-  ProgressiveLayoutGenerator<float> g({.latent = 16, .channels = {32, 32}, .classes = classes, .base_height = 4, .aspect = 2},
+  ProgressiveLayoutGenerator<float> g({.latent = 16, .channels = {16, 16}, .classes = classes, .base_height = 4, .aspect = 2},
                                       init);
-  ProgressiveCritic<float> d({.classes = classes, .channels = {32, 32}, .base_height = 4, .aspect = 2}, init);
+  ProgressiveCritic<float> d({.classes = classes, .channels = {16, 16}, .base_height = 4, .aspect = 2}, init);
   GumbelSoftmaxST<float> sampler(Generator(15));
-  LayoutGanStage stage(g, sampler, d, {.batch = {16, 16}, .images_per_phase = 16 * 150}, rng);
+  LayoutGanStage stage(g, sampler, d, {.batch = {16, 16}, .images_per_phase = 16 * 200}, rng);
 
   LayoutStatistics real(classes);
   real.add(street_layouts(data, 256, 8, 16));

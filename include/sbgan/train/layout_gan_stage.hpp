@@ -49,14 +49,14 @@ struct LayoutGanStepStats {
   double penalty = 0;
 };
 
-template <class LayoutGenerator, class Critic>
+template <class LayoutNet, class Critic>
 class LayoutGanStage {
  public:
   using T = typename Critic::value_type;
   using B = typename Critic::backend;
   using tensor = Tensor<T, B>;
 
-  LayoutGanStage(LayoutGenerator& generator, GumbelSoftmaxST<T, B>& sampler, Critic& critic,
+  LayoutGanStage(LayoutNet& generator, GumbelSoftmaxST<T, B>& sampler, Critic& critic,
                  const LayoutGanOptions& options, Generator& rng)
       : generator_(generator), sampler_(sampler), critic_(critic), options_(options), rng_(rng),
         opt_g_(options.generator_adam), opt_d_(options.critic_adam), loss_(options.loss) {
@@ -155,7 +155,7 @@ class LayoutGanStage {
     critic_.set_alpha(alpha);
   }
 
-  LayoutGenerator& generator_;
+  LayoutNet& generator_;
   GumbelSoftmaxST<T, B>& sampler_;
   Critic& critic_;
   LayoutGanOptions options_;

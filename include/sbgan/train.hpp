@@ -1,0 +1,5 @@
+#pragma once
+// Training: checkpoints and the training stages.
+#include "sbgan/train/checkpoint.hpp"
+#include "sbgan/train/checkpoint_files.hpp"
+#include "sbgan/train/layout_gan_stage.hpp"
