@@ -10,8 +10,11 @@
 #include <vector>
 
 #include "support/golden.hpp"
+#include "support/checker.hpp"
 
 using namespace sbgan;
+using test_support::Dice;
+using test_support::require_checked;
 
 namespace {
 
@@ -96,12 +99,6 @@ double chi_square_statistic(const std::vector<long>& observed, const std::vector
   }
   return stat;
 }
-
-struct Dice {
-  std::mt19937_64 engine;
-  explicit Dice(std::uint64_t seed) : engine(seed) {}
-  index_t operator()(index_t lo, index_t hi) { return std::uniform_int_distribution<index_t>(lo, hi)(engine); }
-};
 
 }  // namespace
 

@@ -5,25 +5,14 @@
 #include <random>
 #include <sbgan/sbgan.hpp>
 #include <sbgan/testing/layer_checker.hpp>
+#include "support/checker.hpp"
 
 using namespace sbgan;
+using test_support::Dice;
+using test_support::require_checked;
 using sbgan::testing::check_layer;
 
 namespace {
-
-// Random configurations come from this engine; the seed is part of the test.
-struct Dice {
-  std::mt19937_64 engine;
-  explicit Dice(std::uint64_t seed) : engine(seed) {}
-  index_t operator()(index_t lo, index_t hi) { return std::uniform_int_distribution<index_t>(lo, hi)(engine); }
-};
-
-template <class L>
-void require_checked(L& layer, const Shape& input, std::uint64_t seed) {
-  const auto report = check_layer(layer, input, seed);
-  INFO(layer.describe() << " on " << input << ": " << report.summary());
-  REQUIRE(report.ok());
-}
 
 constexpr int configurations = 6;
 

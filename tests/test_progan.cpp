@@ -24,28 +24,17 @@
 #include <sbgan/testing/tolerances.hpp>
 
 #include "support/golden.hpp"
+#include "support/checker.hpp"
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
 
 using namespace sbgan;
+using test_support::Dice;
+using test_support::require_checked;
 using sbgan::testing::check_layer;
 
 namespace {
-
-struct Dice {
-  std::mt19937_64 engine;
-  explicit Dice(std::uint64_t seed) : engine(seed) {}
-  index_t operator()(index_t lo, index_t hi) { return std::uniform_int_distribution<index_t>(lo, hi)(engine); }
-  double real(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(engine); }
-};
-
-template <class L>
-void require_checked(L& layer, const Shape& input, std::uint64_t seed) {
-  const auto report = check_layer(layer, input, seed);
-  INFO(layer.describe() << " on " << input << ": " << report.summary());
-  REQUIRE(report.ok());
-}
 
 constexpr int configurations = 6;
 

@@ -14,8 +14,11 @@
 #include <sbgan/testing/tolerances.hpp>
 
 #include "support/golden.hpp"
+#include "support/checker.hpp"
 
 using namespace sbgan;
+using test_support::Dice;
+using test_support::require_checked;
 using sbgan::testing::CheckOptions;
 using sbgan::testing::CheckReport;
 
@@ -106,12 +109,6 @@ void require_checked(Block& block, const Shape& x, const Shape& seg, std::uint64
   INFO(block.describe() << " on x " << x << ", layout " << seg << ": " << report.summary());
   REQUIRE(report.ok());
 }
-
-struct Dice {
-  std::mt19937_64 engine;
-  explicit Dice(std::uint64_t seed) : engine(seed) {}
-  index_t operator()(index_t lo, index_t hi) { return std::uniform_int_distribution<index_t>(lo, hi)(engine); }
-};
 
 // Spectral norm's power iteration moves u at every training forward; the check
 // runs after a few training forwards with u, v frozen (batch norm keeps using

@@ -3,3 +3,4 @@
 #include "sbgan/train/checkpoint.hpp"
 #include "sbgan/train/checkpoint_files.hpp"
 #include "sbgan/train/layout_gan_stage.hpp"
+#include "sbgan/train/spade_stage.hpp"
