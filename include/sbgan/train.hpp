@@ -2,5 +2,6 @@
 // Training: checkpoints and the training stages.
 #include "sbgan/train/checkpoint.hpp"
 #include "sbgan/train/checkpoint_files.hpp"
+#include "sbgan/train/end_to_end_stage.hpp"
 #include "sbgan/train/layout_gan_stage.hpp"
 #include "sbgan/train/spade_stage.hpp"
