@@ -85,7 +85,10 @@ class LayoutGanStage {
   }
   [[nodiscard]] bool finished() const { return position_.level > levels(); }
   [[nodiscard]] index_t levels() const { return static_cast<index_t>(options_.batch.size()); }
-  [[nodiscard]] index_t batch_size() const { return options_.batch[static_cast<std::size_t>(position_.level - 1)]; }
+  [[nodiscard]] index_t batch_size() const {
+    if (finished()) throw error("LayoutGanStage: the schedule is complete");
+    return options_.batch[static_cast<std::size_t>(position_.level - 1)];
+  }
   [[nodiscard]] std::int64_t steps_in_phase() const { return std::max<std::int64_t>(1, options_.images_per_phase / batch_size()); }
   // The resolution of the current level (what step() expects).
   [[nodiscard]] index_t height() const { return critic_.options().base_height << (position_.level - 1); }
