@@ -29,6 +29,7 @@
 // fixed to "stabilize": every step sets G_SB's and D_SB's fade α to 1 and puts the
 // networks in training mode; the caller picks G_SB's and D_SB's active blocks.
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -244,7 +245,8 @@ class EndToEndStage {
       const tensor fake = spade_g_.forward(layouts).output;
       const tensor d_input = detail::concat_batch(conditional_input(layouts, fake), conditional_input(layouts, real));
       auto d_ctx = d_spade_.forward(d_input);
-      hinge_discriminator_backward(d_spade_, d_ctx, d_input.shape(), 1.0, stats.d_spade_fake, stats.d_spade_real);
+      std::tie(stats.d_spade_fake, stats.d_spade_real) =
+          detail::hinge_discriminator_pass(d_spade_, d_ctx, d_input.shape(), 1.0);
     }
 
     // D2 on SPADE-G(upsample(ŝ)).
@@ -338,72 +340,18 @@ class EndToEndStage {
   // SPADE's G loss on real layouts (stage 2's generator step, without the update):
   // adds into SPADE-G's grads, D_SPADE crossed with skip.
   void spade_generator_pass(const tensor& layouts, const tensor& real, EndToEndStepStats& stats) {
-    auto g_ctx = spade_g_.forward(layouts);
-    const tensor& fake = g_ctx.output;
-    const tensor d_input = detail::concat_batch(conditional_input(layouts, fake), conditional_input(layouts, real));
-    auto d_ctx = d_spade_.forward(d_input);
-    const std::size_t scales = d_ctx.scales.size();
-    ScaleOutputs<T, B> fake_out(scales), real_out(scales);
-    std::vector<tensor> fake_preds;
-    for (std::size_t i = 0; i < scales; ++i) {
-      for (const auto& f : d_ctx.scales[i].features) {
-        auto halves = detail::split_batch(f);
-        fake_out[i].push_back(std::move(halves.first));
-        real_out[i].push_back(std::move(halves.second));
-      }
-      fake_preds.push_back(fake_out[i].back());
-    }
-    const auto gan = HingeLoss::generator(fake_preds);
-    auto feat = feature_matching_(fake_out, real_out);
-    stats.g_gan = gan.value;
-    stats.g_feat = feat.value;
-    std::vector<std::vector<tensor>> d_out(scales);
-    for (std::size_t i = 0; i < scales; ++i) {
-      kernels::axpy(T(1), gan.grads[i], feat.grad_fake[i].back());
-      for (const auto& g : feat.grad_fake[i]) d_out[i].push_back(detail::concat_batch(g, zeros_like(g)));
-    }
-    tensor d_input_grad = zeros_like(d_input);
-    d_spade_.backward(d_ctx, d_out, d_input_grad, ParamGrads::skip);
-    const auto halves = detail::split_batch(d_input_grad);
-    tensor d_layout = zeros_like(layouts);  // data: dropped
-    tensor d_fake = zeros_like(fake);
-    conditional_input_backward(halves.first, d_layout, d_fake);
-    if (options_.vgg != nullptr)
-      stats.g_vgg =
-          options_.lambda_vgg * options_.vgg->accumulate(fake, real, static_cast<T>(options_.lambda_vgg), d_fake);
-    spade_g_.backward(g_ctx, d_fake, ParamGrads::accumulate);
+    const auto terms = detail::spade_generator_pass(spade_g_, d_spade_, feature_matching_, options_.vgg,
+                                                    options_.lambda_vgg, layouts, real);
+    stats.g_gan = terms.gan;
+    stats.g_feat = terms.feat;
+    stats.g_vgg = terms.vgg;
   }
 
   // D2 on [fake; real]: weight·(hinge D fake + hinge D real) into D2's grads.
   void d2_discriminator_pass(const tensor& fake, const tensor& real, double weight, double& d_fake, double& d_real) {
     const tensor d_input = detail::concat_batch(fake, real);
     auto d_ctx = d2_.forward(d_input);
-    hinge_discriminator_backward(d2_, d_ctx, d_input.shape(), weight, d_fake, d_real);
-  }
-
-  // The hinge D loss on a [fake; real] batch already run through `d`, ×weight,
-  // back-propagated into d's grads.
-  static void hinge_discriminator_backward(Discriminator& d, const typename Discriminator::context& d_ctx,
-                                           const Shape& input, double weight, double& d_fake, double& d_real) {
-    const std::size_t scales = d_ctx.scales.size();
-    std::vector<tensor> fake_preds, real_preds;
-    for (std::size_t i = 0; i < scales; ++i) {
-      auto halves = detail::split_batch(d_ctx.scales[i].output);
-      fake_preds.push_back(std::move(halves.first));
-      real_preds.push_back(std::move(halves.second));
-    }
-    const auto fake = HingeLoss::discriminator_fake(fake_preds);
-    const auto real = HingeLoss::discriminator_real(real_preds);
-    d_fake = weight * fake.value;
-    d_real = weight * real.value;
-    std::vector<std::vector<tensor>> d_out(scales);
-    for (std::size_t i = 0; i < scales; ++i) {
-      d_out[i].resize(d_ctx.scales[i].features.size());
-      d_out[i].back() = detail::concat_batch(fake.grads[i], real.grads[i]);
-      kernels::scale(d_out[i].back(), static_cast<T>(weight));
-    }
-    tensor d_input = zeros<T, B>(input);  // the inputs are constants; computed and dropped
-    d.backward(d_ctx, d_out, d_input, ParamGrads::accumulate);
+    std::tie(d_fake, d_real) = detail::hinge_discriminator_pass(d2_, d_ctx, d_input.shape(), weight);
   }
 
   LayoutGen& g_sb_;

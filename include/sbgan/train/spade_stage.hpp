@@ -20,6 +20,7 @@
 // betas (0, 0.9) hard-coded as in the reference. The caller puts the networks in
 // training mode (step() does it too, since sampling may have switched them).
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -84,6 +85,86 @@ std::pair<Tensor<T, B>, Tensor<T, B>> split_batch(const Tensor<T, B>& x) {
   return out;
 }
 
+// The weighted terms of SPADE's generator loss.
+struct SpadeGeneratorTerms {
+  double gan = 0, feat = 0, vgg = 0;
+};
+
+// SPADE's generator loss on real layouts (stage 2's G step, and stage 3's "fake
+// from real" term): G, then the conditional D once on [fake; real], hinge +
+// feature matching (+ λ_vgg·VGG when given), back-propagated into G's parameter
+// grads with D crossed by ParamGrads::skip. The optimizer step is the caller's.
+template <class SpadeG, class Discriminator, class T, class B>
+SpadeGeneratorTerms spade_generator_pass(SpadeG& generator, Discriminator& discriminator,
+                                         const FeatureMatchingLoss& feature_matching, VGGPerceptualLoss<T, B>* vgg,
+                                         double lambda_vgg, const Tensor<T, B>& layouts, const Tensor<T, B>& real) {
+  using tensor = Tensor<T, B>;
+  auto g_ctx = generator.forward(layouts);
+  const tensor& fake = g_ctx.output;
+  const tensor d_input = detail::concat_batch(conditional_input(layouts, fake), conditional_input(layouts, real));
+  auto d_ctx = discriminator.forward(d_input);
+  const std::size_t scales = d_ctx.scales.size();
+
+  ScaleOutputs<T, B> fake_out(scales), real_out(scales);
+  std::vector<tensor> fake_preds;
+  for (std::size_t i = 0; i < scales; ++i) {
+    for (const auto& f : d_ctx.scales[i].features) {
+      auto halves = detail::split_batch(f);
+      fake_out[i].push_back(std::move(halves.first));
+      real_out[i].push_back(std::move(halves.second));
+    }
+    fake_preds.push_back(fake_out[i].back());
+  }
+  const auto gan = HingeLoss::generator(fake_preds);
+  auto feat = feature_matching(fake_out, real_out);  // grads on the fake half only
+  SpadeGeneratorTerms terms{gan.value, feat.value, 0.0};
+
+  // Gradients on D's outputs for the whole 2N batch: the fake half carries the
+  // losses, the real half nothing (its features are constants).
+  std::vector<std::vector<tensor>> d_out(scales);
+  for (std::size_t i = 0; i < scales; ++i) {
+    kernels::axpy(T(1), gan.grads[i], feat.grad_fake[i].back());
+    for (const auto& g : feat.grad_fake[i]) d_out[i].push_back(detail::concat_batch(g, zeros_like(g)));
+  }
+  tensor d_input_grad = zeros_like(d_input);
+  discriminator.backward(d_ctx, d_out, d_input_grad, ParamGrads::skip);
+
+  const auto halves = detail::split_batch(d_input_grad);
+  tensor d_layout = zeros_like(layouts);  // the layouts are data: their gradient is dropped
+  tensor d_fake = zeros_like(fake);
+  conditional_input_backward(halves.first, d_layout, d_fake);
+  if (vgg != nullptr) terms.vgg = lambda_vgg * vgg->accumulate(fake, real, static_cast<T>(lambda_vgg), d_fake);
+  generator.backward(g_ctx, d_fake, ParamGrads::accumulate);
+  return terms;
+}
+
+// The hinge D loss on a [fake; real] batch already run through `d`, ×weight,
+// back-propagated into d's parameter grads; returns the weighted fake and real terms.
+template <class Discriminator>
+std::pair<double, double> hinge_discriminator_pass(Discriminator& d, const typename Discriminator::context& d_ctx,
+                                                   const Shape& input, double weight) {
+  using T = typename Discriminator::value_type;
+  using B = typename Discriminator::backend;
+  const std::size_t scales = d_ctx.scales.size();
+  std::vector<Tensor<T, B>> fake_preds, real_preds;
+  for (std::size_t i = 0; i < scales; ++i) {
+    auto halves = split_batch(d_ctx.scales[i].output);
+    fake_preds.push_back(std::move(halves.first));
+    real_preds.push_back(std::move(halves.second));
+  }
+  const auto fake = HingeLoss::discriminator_fake(fake_preds);
+  const auto real = HingeLoss::discriminator_real(real_preds);
+  std::vector<std::vector<Tensor<T, B>>> d_out(scales);
+  for (std::size_t i = 0; i < scales; ++i) {
+    d_out[i].resize(d_ctx.scales[i].features.size());  // empty: no gradient on the intermediate features
+    d_out[i].back() = concat_batch(fake.grads[i], real.grads[i]);
+    if (weight != 1.0) kernels::scale(d_out[i].back(), static_cast<T>(weight));
+  }
+  auto d_input = zeros<T, B>(input);  // the inputs are constants; computed and dropped
+  d.backward(d_ctx, d_out, d_input, ParamGrads::accumulate);
+  return {weight * fake.value, weight * real.value};
+}
+
 }  // namespace detail
 
 template <class SpadeG, class Discriminator>
@@ -135,46 +216,11 @@ class SpadeStage {
   void generator_step(const tensor& layouts, const tensor& real, SpadeStepStats& stats) {
     check_batch(layouts, real);
     set_training();
-    auto g_ctx = generator_.forward(layouts);
-    const tensor& fake = g_ctx.output;
-    const tensor d_input = detail::concat_batch(conditional_input(layouts, fake), conditional_input(layouts, real));
-    auto d_ctx = discriminator_.forward(d_input);
-    const std::size_t scales = d_ctx.scales.size();
-
-    ScaleOutputs<T, B> fake_out(scales), real_out(scales);
-    std::vector<tensor> fake_preds;
-    for (std::size_t i = 0; i < scales; ++i) {
-      for (const auto& f : d_ctx.scales[i].features) {
-        auto halves = detail::split_batch(f);
-        fake_out[i].push_back(std::move(halves.first));
-        real_out[i].push_back(std::move(halves.second));
-      }
-      fake_preds.push_back(fake_out[i].back());
-    }
-    const auto gan = HingeLoss::generator(fake_preds);
-    auto feat = feature_matching_(fake_out, real_out);  // grads on the fake half only
-    stats.g_gan = gan.value;
-    stats.g_feat = feat.value;
-
-    // Gradients on D's outputs for the whole 2N batch: the fake half carries the
-    // losses, the real half nothing (its features are constants).
-    std::vector<std::vector<tensor>> d_out(scales);
-    for (std::size_t i = 0; i < scales; ++i) {
-      kernels::axpy(T(1), gan.grads[i], feat.grad_fake[i].back());
-      for (const auto& g : feat.grad_fake[i]) d_out[i].push_back(detail::concat_batch(g, zeros_like(g)));
-    }
-    tensor d_input_grad = zeros_like(d_input);
-    discriminator_.backward(d_ctx, d_out, d_input_grad, ParamGrads::skip);
-
-    const auto halves = detail::split_batch(d_input_grad);
-    tensor d_layout = zeros_like(layouts);  // the layouts are data: their gradient is dropped
-    tensor d_fake = zeros_like(fake);
-    conditional_input_backward(halves.first, d_layout, d_fake);
-    if (options_.vgg != nullptr)
-      stats.g_vgg =
-          options_.lambda_vgg * options_.vgg->accumulate(fake, real, static_cast<T>(options_.lambda_vgg), d_fake);
-
-    generator_.backward(g_ctx, d_fake, ParamGrads::accumulate);
+    const auto terms = detail::spade_generator_pass(generator_, discriminator_, feature_matching_, options_.vgg,
+                                                    options_.lambda_vgg, layouts, real);
+    stats.g_gan = terms.gan;
+    stats.g_feat = terms.feat;
+    stats.g_vgg = terms.vgg;
     opt_g_.step();
     opt_g_.zero_grad();
   }
@@ -185,26 +231,7 @@ class SpadeStage {
     const tensor fake = generator_.forward(layouts).output;  // detached: nothing flows back into G
     const tensor d_input = detail::concat_batch(conditional_input(layouts, fake), conditional_input(layouts, real));
     auto d_ctx = discriminator_.forward(d_input);
-    const std::size_t scales = d_ctx.scales.size();
-    std::vector<tensor> fake_preds, real_preds;
-    for (std::size_t i = 0; i < scales; ++i) {
-      auto halves = detail::split_batch(d_ctx.scales[i].output);
-      fake_preds.push_back(std::move(halves.first));
-      real_preds.push_back(std::move(halves.second));
-    }
-    const auto d_fake = HingeLoss::discriminator_fake(fake_preds);
-    const auto d_real = HingeLoss::discriminator_real(real_preds);
-    stats.d_fake = d_fake.value;
-    stats.d_real = d_real.value;
-
-    std::vector<std::vector<tensor>> d_out(scales);
-    for (std::size_t i = 0; i < scales; ++i) {
-      const std::size_t outputs = d_ctx.scales[i].features.size();
-      d_out[i].resize(outputs);  // empty tensors: no gradient on the intermediate features
-      d_out[i][outputs - 1] = detail::concat_batch(d_fake.grads[i], d_real.grads[i]);
-    }
-    tensor d_input_grad = zeros_like(d_input);  // the inputs are constants; computed and dropped
-    discriminator_.backward(d_ctx, d_out, d_input_grad, ParamGrads::accumulate);
+    std::tie(stats.d_fake, stats.d_real) = detail::hinge_discriminator_pass(discriminator_, d_ctx, d_input.shape(), 1.0);
     opt_d_.step();
     opt_d_.zero_grad();
   }
