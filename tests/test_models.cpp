@@ -499,7 +499,8 @@ TEST_CASE("Ready configs hold the reference's facts and validate", "[models][con
 
   const auto demo = SBGanConfig::demo();
   demo.validate();
-  CHECK(demo.layout_gan.channels() == std::vector<index_t>{64, 64, 32, 16});
+  CHECK(demo.layout_gan.channels() == std::vector<index_t>{64, 64, 32});
+  CHECK(demo.end2end_scaling() == 2);  // 16x32 layouts, upsampled to 32x64 as the reference's 128 -> 256
   CHECK(demo.spade_generator_options().start_height() == 1);
   CHECK(demo.spade_generator_options().start_width() == 2);
 
@@ -574,7 +575,7 @@ TEST_CASE("SBGAN names its five networks and checks the config against its trait
   model.visit_parameters([&](const std::string& name, Parameter<float>&) { names.insert(name); });
   CHECK(names.size() == total);
   CHECK(names.count("G_SB.blocks.0.fc1.weight") == 1);
-  CHECK(names.count("D_SB.blocks.3.fc3.weight") == 1);
+  CHECK(names.count("D_SB.blocks.2.fc3.weight") == 1);  // three levels: 4, 8, 16
   CHECK(names.count("G_SPADE.head_0.conv_0.weight_orig") == 1);
   CHECK(names.count("D_SPADE.discriminator_1.model0.0.weight") == 1);
   CHECK(names.count("D2.discriminator_0.model3.0.bias") == 1);
@@ -599,7 +600,7 @@ TEST_CASE("SBGAN: one full stage-3 step on the demo config (timed)", "[models][s
   const SBGanConfig config = SBGanConfig::demo();
   Generator init(config.seed), data(42);
   SBGAN<> model(config, init);
-  REQUIRE(config.end2end_scaling() == 1);
+  REQUIRE(config.end2end_scaling() == 2);
   model.set_layout_resolution(config.end2end.layout_resolution);
   model.set_training(true);
   const index_t n = config.end2end.batch;
@@ -648,8 +649,10 @@ TEST_CASE("SBGAN: one full stage-3 step on the demo config (timed)", "[models][s
   // D step: every discriminator on real and (detached) fake inputs.
   auto fake_critic = model.d_sb().forward(layout.output);
   model.d_sb().backward(fake_critic, minus_mean(fake_critic.output), d_layout, ParamGrads::accumulate);
-  auto real_critic = model.d_sb().forward(real_layout);  // the demo's layouts are at image size (scaling 1)
-  tensor d_real_critic = zeros_like(real_layout);
+  tensor real_small(layout.output.shape());  // D_SB sees real layouts at G_SB's size (scaling 2)
+  kernels::resize_nearest(real_layout, real_small);
+  auto real_critic = model.d_sb().forward(real_small);
+  tensor d_real_critic = zeros_like(real_small);
   model.d_sb().backward(real_critic, minus_mean(real_critic.output), d_real_critic, ParamGrads::accumulate);
   for (const tensor* image : std::vector<const tensor*>{&ffr.output, &real_image}) {
     auto pair = model.d_spade().forward(conditional_input(real_layout, *image));

@@ -117,6 +117,18 @@ inline LabelRemap cityscapes_ids_to_train_ids() {
   return r;
 }
 
+// cityscapesScripts id -> trainId as 20 channels: the 19 train ids, and every id
+// without one (and 255) on channel 19, as the 25K set's trainId PNGs are read.
+// Turns labelIds data (the procedural scenes, gtFine) into the K = 20 channels.
+inline LabelRemap cityscapes_ids_to_train_id_channels() {
+  LabelRemap r = cityscapes_ids_to_train_ids();
+  r.name = "cityscapes id -> train id channels (ignore -> 19)";
+  r.num_classes = 20;
+  for (auto& v : r.table)
+    if (v == ignore_label) v = 19;
+  return r;
+}
+
 // [N, 1, H, W] ids -> [N, K, H, W] one-hot (the reference's scatter). Every id must
 // be in [0, K); `source` names the data in the error.
 template <class T = float>

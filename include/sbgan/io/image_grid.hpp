@@ -85,6 +85,36 @@ Tensor<std::uint8_t> sample_grid(const Tensor<T, cpu>& layout, const Tensor<floa
   return grid_detail::assemble(layouts, images, opt);
 }
 
+// Layouts alone [N, K, h, w] (argmax per pixel), `per_row` to a row: what stage 1
+// has to show before SPADE is trained.
+template <class T>
+  requires std::is_floating_point_v<T>
+Tensor<std::uint8_t> layout_grid(const Tensor<T, cpu>& layout, const Palette& palette, index_t per_row = 4,
+                                 index_t padding = 2) {
+  const Shape& s = layout.shape();
+  if (s.rank() != 4 || s.n() < 1) throw shape_error("layout_grid: layout must be [N, K, H, W], got " + s.str());
+  if (per_row < 1 || padding < 0) throw error("layout_grid: per_row must be >= 1 and padding >= 0");
+  const index_t n = s.n(), h = s.h(), w = s.w(), rows = (n + per_row - 1) / per_row;
+  const index_t gh = rows * h + (rows + 1) * padding, gw = per_row * w + (per_row + 1) * padding;
+  Tensor<std::uint8_t> grid(Shape{1, 3, gh, gw});
+  std::fill(grid.begin(), grid.end(), std::uint8_t{255});
+  for (index_t i = 0; i < n; ++i) {
+    const Tensor<std::uint8_t> tile = colorize(layout, palette, i);
+    const index_t top = padding + (i / per_row) * (h + padding), left = padding + (i % per_row) * (w + padding);
+    for (index_t c = 0; c < 3; ++c)
+      for (index_t y = 0; y < h; ++y)
+        std::copy(tile.data() + (c * h + y) * w, tile.data() + (c * h + y + 1) * w,
+                  grid.data() + (c * gh + top + y) * gw + left);
+  }
+  return grid;
+}
+
+template <class T>
+void write_layout_grid(const std::filesystem::path& path, const Tensor<T, cpu>& layout, const Palette& palette,
+                       index_t per_row = 4) {
+  write_pixels(path, layout_grid(layout, palette, per_row));
+}
+
 // The grid of either kind of layout, written as one PNG (atomically).
 template <class Layout>
 void write_sample_grid(const std::filesystem::path& path, const Layout& layout, const Tensor<float>& images,

@@ -125,6 +125,15 @@ inline Palette bit_interleaved_palette(std::int32_t n, std::string name) {
 
 inline Palette ade_95() { return bit_interleaved_palette(95, "ade-95"); }
 
+// The palette that fits K channels: Cityscapes-35, Cityscapes-19 (+ ignore),
+// ADE-95, or SPADE's bit-interleaved colour map for any other K.
+inline Palette palette_for_classes(std::int32_t k) {
+  if (k == 35) return cityscapes_35();
+  if (k == 20) return cityscapes_19();
+  if (k == 95) return ade_95();
+  return bit_interleaved_palette(k, "labelcolormap-" + std::to_string(k));
+}
+
 // Sample n of an id map [N, 1, H, W] as RGB bytes [1, 3, H, W].
 inline Tensor<std::uint8_t> colorize(const Tensor<std::int32_t>& labels, const Palette& palette, index_t n = 0) {
   const Shape& s = labels.shape();

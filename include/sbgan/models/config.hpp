@@ -20,6 +20,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -69,7 +70,10 @@ struct LayoutGanConfig {
   // The layout short sides of the schedule: 4, 8, ..., max_resolution.
   [[nodiscard]] std::vector<index_t> resolutions() const {
     std::vector<index_t> r;
-    for (index_t s = 4; s <= max_resolution && s > 0; s *= 2) r.push_back(s);
+    for (index_t s = 4; s <= max_resolution; s *= 2) {
+      r.push_back(s);
+      if (s > max_resolution / 2) break;  // s * 2 would pass max_resolution (or overflow)
+    }
     return r;
   }
   // Feature channels per level, lowest resolution first (G_SB's blocks, D_SB's levels).
@@ -207,11 +211,11 @@ struct SBGanConfig {
     c.width = 64;
     c.dataset_size = 256;
     c.layout_gan.latent = 64;
-    c.layout_gan.max_resolution = 32;
-    c.layout_gan.fmap_base = 256;  // channels 64, 64, 32, 16
+    c.layout_gan.max_resolution = 16;
+    c.layout_gan.fmap_base = 256;  // channels 64, 64, 32
     c.layout_gan.fmap_max = 64;
-    c.layout_gan.epochs_per_phase = 4;
-    c.layout_gan.batch = {16, 16, 16, 16};
+    c.layout_gan.epochs_per_phase = 16;
+    c.layout_gan.batch = {16, 16, 16};
     c.spade.nf = 8;
     c.spade.hidden = 32;
     c.spade.upsampling = SpadeUpsampling::normal;  // starts at 1x2
@@ -219,8 +223,8 @@ struct SBGanConfig {
     c.spade.batch = 4;
     c.spade.niter = c.spade.niter_decay = 1;
     c.spade.epochs = 2;
-    c.end2end.layout_resolution = 32;
-    c.end2end.lr_pgan = 1e-4;
+    c.end2end.layout_resolution = 16;
+    c.end2end.lr_pgan = 1e-5;
     c.end2end.batch = 4;
     c.end2end.niter = c.end2end.niter_decay = 1;
     c.end2end.epochs = 2;
@@ -307,6 +311,8 @@ inline void read(const json& j, const std::string& key, double& out) {
 }
 inline void read(const json& j, const std::string& key, index_t& out) {
   if (!j.is_number_integer()) bad(key, "must be an integer, got " + j.dump());
+  if (j.is_number_unsigned() && j.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<index_t>::max()))
+    bad(key, "out of range: " + j.dump());
   out = j.get<index_t>();
 }
 inline void read(const json& j, const std::string& key, int& out) {
@@ -451,6 +457,9 @@ inline void SBGanConfig::validate() const {
   require(config_detail::unit_interval(l.beta1) && config_detail::unit_interval(l.beta2), "layout_gan.beta1/beta2",
           "must be in [0, 1)");
   require(l.epochs_per_phase > 0, "layout_gan.epochs_per_phase", "must be positive");
+  require(l.epochs_per_phase <= std::numeric_limits<index_t>::max() / dataset_size, "layout_gan.epochs_per_phase",
+          "times dataset_size (" + num(dataset_size) + ") overflows the count of images per phase, got " +
+              num(l.epochs_per_phase));
   require(l.batch.size() == l.resolutions().size(), "layout_gan.batch",
           "needs one batch size per resolution 4.." + num(l.max_resolution) + " (" + num(l.resolutions().size()) +
               "), got " + num(l.batch.size()));
@@ -537,9 +546,23 @@ inline SBGanConfig config_from_json(const nlohmann::json& j) {
 }
 
 inline SBGanConfig config_from_json_text(const std::string& text, const std::string& source = "config") {
+  // A config is 3 levels deep. Deeper nesting is refused while parsing: the JSON
+  // library prints values recursively, and an error message showing a million
+  // nested '[' would overflow the stack.
+  constexpr int max_depth = 64;
+  const nlohmann::json::parser_callback_t limit_depth = [&](int depth, nlohmann::json::parse_event_t event,
+                                                            nlohmann::json&) {
+    using ev = nlohmann::json::parse_event_t;
+    if ((event == ev::object_start || event == ev::array_start) && depth >= max_depth)
+      throw config_error(source + ": not a config: nests deeper than " + std::to_string(max_depth) + " levels");
+    return true;
+  };
+  // The JSON reader would stop at a NUL byte and ignore whatever follows it.
+  if (const auto nul = text.find('\0'); nul != std::string::npos)
+    throw config_error(source + ": not valid JSON: a NUL byte at offset " + std::to_string(nul));
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
+    j = nlohmann::json::parse(text, limit_depth);
   } catch (const nlohmann::json::exception& e) {
     throw config_error(source + ": not valid JSON: " + e.what());
   }

@@ -274,6 +274,12 @@ inline std::string first_difference(const nlohmann::json& stored, const nlohmann
 
 class CheckpointState {
  public:
+  // What load/restore do with entries this state does not register: refuse them
+  // (the default: a run's checkpoint must be exactly this run's), or skip them (a
+  // sampler reading only the networks of a training checkpoint). Everything
+  // registered is required and checked either way.
+  enum class Extra { refuse, ignore };
+
   // The config this run was built from: a name and its JSON text. A checkpoint of
   // another config (another name, or the same name with other contents) is refused.
   CheckpointState(std::string config_name, std::string config_json)
@@ -394,7 +400,7 @@ class CheckpointState {
   void save(const std::filesystem::path& path) const { io::write_safetensors(path, to_archive()); }
 
   // Restores every registered object from `path`, or refuses and changes nothing.
-  void load(const std::filesystem::path& path) {
+  void load(const std::filesystem::path& path, Extra extra = Extra::refuse) {
     const std::string source = path.string();
     io::TensorArchive a;
     try {
@@ -402,11 +408,11 @@ class CheckpointState {
     } catch (const error& e) {
       checkpoint_detail::refuse(source, std::string("cannot be read: ") + e.what());
     }
-    restore(a, source);
+    restore(a, source, extra);
   }
 
   // As load(), from an archive in memory; `source` names it in messages.
-  void restore(const io::TensorArchive& a, const std::string& source = "(memory)") {
+  void restore(const io::TensorArchive& a, const std::string& source = "(memory)", Extra extra = Extra::refuse) {
     using checkpoint_detail::name_list;
     using checkpoint_detail::refuse;
     check_identity(a, source);
@@ -422,7 +428,7 @@ class CheckpointState {
       if (!a.contains(t.name)) missing.push_back(t.name);
     }
     for (const auto& [name, unused] : a.tensors)
-      if (!expected.count(name)) unexpected.push_back(name);
+      if (!expected.count(name) && extra == Extra::refuse) unexpected.push_back(name);
     if (!missing.empty())
       refuse(source, "lacks the tensor" + std::string(missing.size() > 1 ? "s " : " ") + name_list(missing) +
                          " that this run expects");
@@ -447,7 +453,7 @@ class CheckpointState {
       if (!a.metadata.count(m.key)) missing.push_back(m.key);
     }
     for (const auto& [key, unused] : a.metadata)
-      if (!expected_keys.count(key)) unexpected.push_back(key);
+      if (!expected_keys.count(key) && extra == Extra::refuse) unexpected.push_back(key);
     if (!missing.empty())
       refuse(source, "lacks the metadata " + name_list(missing) + " that this run expects");
     if (!unexpected.empty())
@@ -460,6 +466,57 @@ class CheckpointState {
     for (auto& install : installs) install();
   }
 
+  // The file's format version, checksum and config against this state's; throws
+  // checkpoint_error naming the first difference. restore() starts with it.
+  void check_identity(const io::TensorArchive& a, const std::string& source) const {
+    using checkpoint_detail::refuse;
+    const auto meta = [&](const char* key) -> const std::string* {
+      const auto it = a.metadata.find(key);
+      return it == a.metadata.end() ? nullptr : &it->second;
+    };
+    const std::string* version = meta(checkpoint_detail::version_key);
+    if (!version)
+      refuse(source, std::string("is not an sbgan checkpoint (its metadata has no ") + checkpoint_detail::version_key +
+                         ")");
+    if (*version != std::to_string(checkpoint_format_version))
+      refuse(source, "has format version " + *version + "; this build reads version " +
+                         std::to_string(checkpoint_format_version) + " only");
+
+    const std::string* stored_checksum = meta(checkpoint_detail::checksum_key);
+    if (!stored_checksum) refuse(source, std::string("has no ") + checkpoint_detail::checksum_key);
+    const auto expected = parse_checksum_text(*stored_checksum);
+    if (!expected) refuse(source, "has a malformed checksum '" + *stored_checksum + "' (expected fnv1a64:<16 hex digits>)");
+    const std::uint64_t actual = archive_checksum(a, checkpoint_detail::checksum_key);
+    if (actual != *expected)
+      refuse(source, "checksum mismatch: the file records " + *stored_checksum + " but its content hashes to " +
+                         checksum_text(actual) + " (the file is corrupt)");
+
+    const std::string* name = meta(checkpoint_detail::config_name_key);
+    const std::string* json = meta(checkpoint_detail::config_json_key);
+    if (!name || !json) refuse(source, "has no config name or config JSON in its metadata");
+    if (*name != config_name_)
+      refuse(source, "was written for config '" + *name + "'; this run uses config '" + config_name_ + "'");
+    // Nesting is limited while parsing: comparing and printing JSON recurses, so a
+    // config of a million nested '[' (behind a recomputed checksum) would overflow
+    // the stack in the message below.
+    constexpr int max_config_depth = 64;
+    const nlohmann::json::parser_callback_t limit_depth = [&](int depth, nlohmann::json::parse_event_t event,
+                                                              nlohmann::json&) {
+      using ev = nlohmann::json::parse_event_t;
+      if ((event == ev::object_start || event == ev::array_start) && depth >= max_config_depth)
+        refuse(source, "holds a config JSON nested deeper than " + std::to_string(max_config_depth) + " levels");
+      return true;
+    };
+    nlohmann::json stored;
+    try {
+      stored = nlohmann::json::parse(*json, limit_depth);
+    } catch (const nlohmann::json::exception& e) {
+      refuse(source, std::string("holds a config JSON that does not parse: ") + e.what());
+    }
+    if (stored != config_)
+      refuse(source, "was written for another version of config '" + config_name_ +
+                         "': " + checkpoint_detail::first_difference(stored, config_));
+  }
   // The names of the tensors save() writes, in the order registered.
   [[nodiscard]] std::vector<std::string> tensor_names() const {
     std::vector<std::string> names;
@@ -514,44 +571,7 @@ class CheckpointState {
 
   // Version first (another version may mean another checksum), then the checksum
   // (a corrupt file says so rather than some symptom of it), then the config.
-  void check_identity(const io::TensorArchive& a, const std::string& source) const {
-    using checkpoint_detail::refuse;
-    const auto meta = [&](const char* key) -> const std::string* {
-      const auto it = a.metadata.find(key);
-      return it == a.metadata.end() ? nullptr : &it->second;
-    };
-    const std::string* version = meta(checkpoint_detail::version_key);
-    if (!version)
-      refuse(source, std::string("is not an sbgan checkpoint (its metadata has no ") + checkpoint_detail::version_key +
-                         ")");
-    if (*version != std::to_string(checkpoint_format_version))
-      refuse(source, "has format version " + *version + "; this build reads version " +
-                         std::to_string(checkpoint_format_version) + " only");
 
-    const std::string* stored_checksum = meta(checkpoint_detail::checksum_key);
-    if (!stored_checksum) refuse(source, std::string("has no ") + checkpoint_detail::checksum_key);
-    const auto expected = parse_checksum_text(*stored_checksum);
-    if (!expected) refuse(source, "has a malformed checksum '" + *stored_checksum + "' (expected fnv1a64:<16 hex digits>)");
-    const std::uint64_t actual = archive_checksum(a, checkpoint_detail::checksum_key);
-    if (actual != *expected)
-      refuse(source, "checksum mismatch: the file records " + *stored_checksum + " but its content hashes to " +
-                         checksum_text(actual) + " (the file is corrupt)");
-
-    const std::string* name = meta(checkpoint_detail::config_name_key);
-    const std::string* json = meta(checkpoint_detail::config_json_key);
-    if (!name || !json) refuse(source, "has no config name or config JSON in its metadata");
-    if (*name != config_name_)
-      refuse(source, "was written for config '" + *name + "'; this run uses config '" + config_name_ + "'");
-    nlohmann::json stored;
-    try {
-      stored = nlohmann::json::parse(*json);
-    } catch (const nlohmann::json::exception& e) {
-      refuse(source, std::string("holds a config JSON that does not parse: ") + e.what());
-    }
-    if (stored != config_)
-      refuse(source, "was written for another version of config '" + config_name_ +
-                         "': " + checkpoint_detail::first_difference(stored, config_));
-  }
 
   std::string config_name_;
   std::string config_json_;

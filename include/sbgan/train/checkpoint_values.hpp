@@ -85,4 +85,12 @@ inline std::optional<TaggedText> split_tagged(std::string_view tagged) {
   return TaggedText{tagged.substr(0, colon), tagged.substr(colon + 1)};
 }
 
+// A "kind:text" value of kind V read back; nothing when the kind or text differ.
+template <CheckpointScalar V>
+std::optional<V> scalar_from_tagged(std::string_view tagged) {
+  const auto t = split_tagged(tagged);
+  if (!t || t->kind != scalar_kind<V>()) return std::nullopt;
+  return scalar_from_text<V>(t->text);
+}
+
 }  // namespace sbgan::train
