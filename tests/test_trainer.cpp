@@ -214,3 +214,49 @@ TEST_CASE("Frechet distance: closed forms and invariances", "[metrics]") {
   CHECK_THROWS_WITH(frechet_distance(p, GaussianStatistics{Eigen::Vector3d::Zero(), Eigen::Matrix3d::Identity()}),
                     Catch::Contains("feature sizes differ"));
 }
+
+TEST_CASE("trainer: the demo config learns the data's layouts and SPADE learns to paint them",
+          "[train][trainer][learning]") {
+  // The demo config's networks at two layout levels (4x8, 8x16; scaling 4), 100
+  // steps per phase, then one SPADE epoch of 16 steps: 316 steps.
+  SBGanConfig cfg = SBGanConfig::demo();
+  cfg.name = "demo-short";
+  cfg.dataset_size = 64;
+  cfg.layout_gan.max_resolution = 8;
+  cfg.layout_gan.batch = {16, 16};
+  cfg.layout_gan.epochs_per_phase = 25;  // 1600 images, 100 steps per phase
+  cfg.end2end.layout_resolution = 8;
+  cfg.spade.epochs = 1;
+  cfg.validate();
+  const auto set = scenes_for(cfg);
+  Generator init(cfg.seed, 1);
+  SBGAN<> model(cfg, init);
+
+  const LayoutStatistics real = data_layout_statistics(*set, 8, 16);
+  const RealPairs pairs = real_pairs(*set, 16, cfg.height, cfg.width);
+  auto layouts_now = [&] {
+    model.set_layout_resolution(8);
+    Generator g(3, 4);
+    return compare_layouts(generated_layout_statistics(model, 128, g), real);
+  };
+  const LayoutComparison before = layouts_now();
+  const double recon_before = reconstruction_error(model, pairs);
+
+  TempDir dir("trainer-learns");
+  auto options = quiet_options(dir.path);
+  options.sample_every = 0;
+  options.last_stage = 2;
+  train::SBGanTrainer trainer(model, set, options);
+  trainer.run();
+  CHECK(trainer.progress().step == 316);
+
+  const LayoutComparison after = layouts_now();
+  const double recon_after = reconstruction_error(model, pairs);
+  WARN("class-frequency TV " << before.total_variation << " -> " << after.total_variation << "; placement error "
+                             << before.placement_error << " -> " << after.placement_error << "; SPADE |G(s) - x| "
+                             << recon_before << " -> " << recon_after);
+  CHECK(after.total_variation < 0.5 * before.total_variation);
+  CHECK(after.total_variation < 0.25);
+  CHECK(after.placement_error < before.placement_error);
+  CHECK(recon_after < 0.6 * recon_before);
+}
