@@ -260,3 +260,29 @@ TEST_CASE("trainer: the demo config learns the data's layouts and SPADE learns t
   CHECK(after.placement_error < before.placement_error);
   CHECK(recon_after < 0.6 * recon_before);
 }
+
+TEST_CASE("trainer: stage 3's learning rates decay as the reference's, D2 taking the D rate from the first decay",
+          "[train][trainer]") {
+  SBGanConfig cfg = tiny_config();
+  cfg.end2end.niter = 0;
+  cfg.end2end.niter_decay = 4;  // epochs 0, 1: the decay comes at the end of epoch 1 (1 > niter)
+  cfg.validate();
+  TempDir dir("trainer-rates");
+  Generator init(cfg.seed, 1);
+  SBGAN<> model(cfg, init);
+  auto options = quiet_options(dir.path);
+  options.sample_every = 0;
+  train::SBGanTrainer t(model, scenes_for(cfg), options);
+  t.run();
+  REQUIRE(t.finished());
+  const auto archive = io::read_safetensors(*train::latest_checkpoint(dir.path / "checkpoints"));
+  auto lr = [&](const std::string& optimizer) {
+    return train::scalar_from_text<double>(archive.metadata.at("optim." + optimizer + ".group.0.lr")).value();
+  };
+  const double base = cfg.spade.lr - cfg.spade.lr / 4;  // one decay step
+  CHECK(lr("G_SPADE") == base / 2);
+  CHECK(lr("D_SPADE") == base * 2);
+  CHECK(lr("D2") == base * 2);  // was d2_lr (2e-4) until the decay
+  CHECK(lr("G_SB") == cfg.end2end.lr_pgan);
+  CHECK(lr("D_SB") == cfg.end2end.lr_pgan);
+}

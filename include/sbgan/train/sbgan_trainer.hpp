@@ -135,8 +135,12 @@ class SBGanTrainer {
     if (!stage || *stage < 1 || *stage > 3)
       throw checkpoint_error("checkpoint " + path.string() + " is not a training checkpoint (no progress.stage 1..3)");
     base_registry().check_identity(archive, path.string());  // version, checksum, config: refused now
+    const auto step_entry = archive.metadata.find("progress.step");
+    const auto step =
+        step_entry == archive.metadata.end() ? std::nullopt : scalar_from_tagged<std::int64_t>(step_entry->second);
     pending_ = Pending{std::move(archive), path.string()};
-    progress_.stage = *stage;
+    progress_.stage = *stage;  // the rest of the progress is installed with the stage's objects
+    progress_.step = step.value_or(0);
   }
 
   // Runs from where the trainer stands through options.last_stage (or until
