@@ -286,3 +286,39 @@ TEST_CASE("trainer: stage 3's learning rates decay as the reference's, D2 taking
   CHECK(lr("G_SB") == cfg.end2end.lr_pgan);
   CHECK(lr("D_SB") == cfg.end2end.lr_pgan);
 }
+
+TEST_CASE("trainer: a NaN stops the run naming stage, step and loss, and the last good checkpoint stays",
+          "[train][trainer][errors]") {
+  const SBGanConfig cfg = tiny_config();
+  TempDir dir("trainer-nan");
+  Generator init(cfg.seed, 1);
+  SBGAN<> model(cfg, init);
+  auto options = quiet_options(dir.path);
+  options.checkpoint_every = 4;
+  options.log_every = 1;
+  // After step 6 a NaN reaches one of D_SB's weights: step 7's losses are NaN.
+  options.on_report = [&](const train::StepReport& r) {
+    if (r.step == 6) model.d_sb().visit_parameters([](std::string_view, Parameter<float>& p) { p.value[0] = NAN; });
+  };
+  train::SBGanTrainer t(model, scenes_for(cfg), options);
+  try {
+    t.run();
+    FAIL("the run went on through a NaN");
+  } catch (const train::training_diverged& e) {
+    const std::string message = e.what();
+    CHECK_THAT(message, Catch::Contains("stage 1") && Catch::Contains("step 7") && Catch::Contains("loss 'G' is NaN") &&
+                            Catch::Contains("checkpoint-000000000004"));
+  }
+  // The newest checkpoint is step 4's and resumes cleanly into a fresh model.
+  const auto last = train::latest_checkpoint(dir.path / "checkpoints");
+  REQUIRE(last);
+  CHECK(last->filename() == "checkpoint-000000000004.safetensors");
+  Generator other(cfg.seed + 1, 1);
+  SBGAN<> fresh(cfg, other);
+  auto resume = quiet_options(dir.path);
+  resume.stop_at_step = 8;
+  train::SBGanTrainer again(fresh, scenes_for(cfg), resume);
+  again.resume();
+  again.run();
+  CHECK(again.progress().step == 8);
+}

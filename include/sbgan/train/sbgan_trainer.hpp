@@ -57,6 +57,12 @@
 
 namespace sbgan::train {
 
+// Thrown when a loss or a parameter stops being finite. The run stops before any
+// checkpoint is written, so the newest checkpoint is the last good state.
+struct training_diverged : error {
+  using error::error;
+};
+
 template <class T, class B>
 struct TrainerOptions {
   std::filesystem::path out;             // checkpoints/, samples/, log.csv
@@ -68,6 +74,7 @@ struct TrainerOptions {
   std::int64_t stop_at_step = -1;        // stop (with a checkpoint) once the run reaches this step
   index_t sample_count = 8;              // samples per grid
   bool print = true;                     // progress lines on stdout
+  bool check_parameters = true;          // after every step, also every parameter must be finite
   VGGPerceptualLoss<T, B>* vgg = nullptr;  // VGG19 term of stages 2 and 3 (null: off)
   std::function<void(const StepReport&)> on_report;  // also called at each logged step
 };
@@ -223,6 +230,7 @@ class SBGanTrainer {
   // After every step: counters, the progress line and log, checkpoints, samples.
   // Returns false when the run must stop here.
   bool after_step(StepReport report, CheckpointState& state, const std::function<void()>& sample) {
+    guard_finite(report);
     ++progress_.step;
     ++stage_step_;
     meter_.step_done(report.images);
@@ -246,6 +254,33 @@ class SBGanTrainer {
       save(state);
     if (stop && !last) stopped_ = true;
     return !stopped_;
+  }
+
+  // The NaN/Inf guard: names the stage, the step and the loss (or parameter), and
+  // the checkpoint to go back to.
+  void guard_finite(const StepReport& report) {
+    const auto show = [](double v) { return std::isnan(v) ? std::string("NaN") : v > 0 ? std::string("+Inf") : std::string("-Inf"); };
+    std::string culprit;
+    for (const auto& [name, value] : report.losses)
+      if (!std::isfinite(value)) {
+        culprit = "loss '" + name + "' is " + show(value);
+        break;
+      }
+    if (culprit.empty() && options_.check_parameters)
+      model_.visit_parameters([&](const std::string& name, auto& p) {
+        if (!culprit.empty()) return;
+        for (const auto v : p.value)
+          if (!std::isfinite(v)) {
+            culprit = "parameter '" + name + "' holds " + show(double(v));
+            return;
+          }
+      });
+    if (culprit.empty()) return;
+    const auto last = latest_checkpoint(checkpoint_dir());
+    throw training_diverged("training diverged at stage " + std::to_string(progress_.stage) + " (" + report.phase +
+                            "), step " + std::to_string(progress_.step + 1) + ": " + culprit + "; " +
+                            (last ? "the last good checkpoint is " + last->string() + " (nothing was written after it)"
+                                  : std::string("no checkpoint was written yet")));
   }
 
   // The stage's end: a sample grid and a checkpoint of the completed stage (a run
