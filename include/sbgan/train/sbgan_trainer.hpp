@@ -45,6 +45,7 @@
 #include "sbgan/data/label_remap.hpp"
 #include "sbgan/io/image_grid.hpp"
 #include "sbgan/io/palette.hpp"
+#include "sbgan/metrics/scene_evaluation.hpp"
 #include "sbgan/models/config.hpp"
 #include "sbgan/optim/schedule.hpp"
 #include "sbgan/train/checkpoint.hpp"
@@ -332,14 +333,7 @@ class SBGanTrainer {
                           io::palette_for_classes(static_cast<std::int32_t>(cfg_.classes)), io::GridOptions{4, 2});
   }
   tensor fixed_real_layouts() {
-    data::BatchLoaderOptions o;
-    o.batch_size = std::min<index_t>(options_.sample_count, data_->size());
-    o.height = cfg_.height;
-    o.width = cfg_.width;
-    o.flip = false;
-    o.shuffle = false;
-    const auto order = data::epoch_order(data_->size(), 0, 0, false);
-    return layouts_of(data::make_batch(*data_, o, {0, 0}, order));
+    return to_model(real_pairs(*data_, std::min<index_t>(options_.sample_count, data_->size()), cfg_.height, cfg_.width).layouts);
   }
 
   // ------------------------------------------------------------ stage 1 -------
