@@ -7,6 +7,8 @@
 #include "sbgan/data/label_remap.hpp"
 #include "sbgan/data/list_pairs.hpp"
 #include "sbgan/data/load_scene.hpp"
+#include "sbgan/data/open_dataset.hpp"
 #include "sbgan/data/preprocess.hpp"
 #include "sbgan/data/procedural_scenes.hpp"
+#include "sbgan/data/remapped_scenes.hpp"
 #include "sbgan/data/scene.hpp"

@@ -30,7 +30,12 @@ struct LabelRemap {
   static constexpr std::int32_t not_allowed = -1;
   std::string name;
   std::int32_t num_classes = 0;  // K; outputs lie in [0, K), or are 255 where the table says so
-  std::array<std::int32_t, 256> table{};
+  // Every value starts "not allowed": a table allows only what it is told to.
+  std::array<std::int32_t, 256> table = [] {
+    std::array<std::int32_t, 256> t{};
+    t.fill(not_allowed);
+    return t;
+  }();
 
   [[nodiscard]] std::int32_t operator()(std::int32_t value) const {
     return value >= 0 && value < 256 ? table[static_cast<std::size_t>(value)] : not_allowed;

@@ -77,7 +77,7 @@ struct TrainerOptions {
   bool print = true;                     // progress lines on stdout
   bool check_parameters = true;          // after every step, also every parameter must be finite
   VGGPerceptualLoss<T, B>* vgg = nullptr;  // VGG19 term of stages 2 and 3 (null: off)
-  std::function<void(const StepReport&)> on_report;  // also called at each logged step
+  std::function<void(const StepReport&)> on_report{};  // also called at each logged step
 };
 
 // The loss columns of the CSV log (every stage's terms).
