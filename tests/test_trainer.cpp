@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 #include <sbgan/data/open_dataset.hpp>
 #include <sbgan/metrics/frechet_distance.hpp>
 #include <sbgan/metrics/scene_evaluation.hpp>
@@ -43,7 +44,10 @@ std::shared_ptr<const data::SceneDataset> scenes_for(const SBGanConfig& c) {
 
 struct TempDir {
   fs::path path;
-  explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / ("sbgan-test-" + name)) {
+  // The process id keeps concurrent test runs (a sanitizer build beside the
+  // plain one) out of each other's directories.
+  explicit TempDir(const std::string& name)
+      : path(fs::temp_directory_path() / ("sbgan-test-" + name + "-" + std::to_string(::getpid()))) {
     fs::remove_all(path);
   }
   ~TempDir() { fs::remove_all(path); }
