@@ -16,6 +16,12 @@
 // normalisation (x/255 − 0.5)/0.5. Going back rounds to the nearest byte (the
 // reference truncates), so a read-convert-convert-write round trip is exact.
 //
+// Only PNG and JPEG are compiled in (STBI_ONLY_PNG, STBI_ONLY_JPEG): the data sets
+// need no other format, and stb's other decoders (BMP, GIF, PSD, TGA, HDR, PIC,
+// PNM) have known memory-safety bugs on corrupt files. Before a JPEG reaches stb,
+// its Huffman tables are checked (stb_image 2.27 writes past a table that declares
+// more than 256 codes; fixed upstream in 2.28).
+//
 // Every failure throws sbgan::error naming the file: a missing or unreadable file,
 // a corrupt or truncated PNG (with stb's reason), a label map that is not one
 // 8-bit channel, label values outside [0, K) (read_label_png with K), a write that
@@ -28,6 +34,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -46,6 +53,8 @@
 #endif
 #if !defined(STBI_INCLUDE_STB_IMAGE_H)
 #define STB_IMAGE_STATIC
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb/stb_image.h>
 #undef STB_IMAGE_IMPLEMENTATION
@@ -74,6 +83,84 @@ inline std::vector<unsigned char> read_file_bytes(const std::filesystem::path& p
   if (in.bad()) throw error("cannot read image " + path.string() + ": read error");
   if (bytes.empty()) throw error("cannot read image " + path.string() + ": the file is empty");
   return bytes;
+}
+
+// False when a JPEG holds a Huffman table (DHT segment) that declares more than
+// 256 codes, which stb_image 2.27 would write past its arrays. It mirrors how stb
+// reads a DHT segment, and applies that at every place stb could read one: the
+// segments before the frame header, walked by their lengths as stb walks them, and
+// every 0xFF 0xC4 pair after it (inside entropy-coded data, 0xFF followed by
+// anything but 0x00 is a marker to stb too). Anything else is left to stb.
+inline bool jpeg_huffman_tables_fit(const unsigned char* data, std::size_t size) {
+  const auto byte = [&](std::size_t at) -> unsigned { return at < size ? data[at] : 0u; };  // stb reads 0 past the end
+  const auto be16 = [&](std::size_t at) -> unsigned { return byte(at) << 8 | byte(at + 1); };
+  // The DHT segment whose length field is at `at`, read as stb_image 2.27 reads it.
+  const auto dht_fits = [&](std::size_t at) {
+    long remaining = static_cast<long>(be16(at)) - 2;
+    at += 2;
+    while (remaining > 0) {
+      const unsigned q = byte(at++);
+      if ((q >> 4) > 1 || (q & 15) > 3) return true;  // stb refuses the table
+      unsigned codes = 0;
+      for (int i = 0; i < 16; ++i) codes += byte(at++);
+      if (codes > 256) return false;
+      at += codes;
+      remaining -= 17 + static_cast<long>(codes);
+    }
+    return true;
+  };
+  // stb's marker reading: 0xFF, any number of 0xFF fill bytes, the marker.
+  std::size_t at = 0;
+  const auto next_marker = [&]() -> int {
+    if (byte(at++) != 0xFF) return -1;
+    unsigned m = 0xFF;
+    while (m == 0xFF && at < size) m = byte(at++);
+    return m == 0xFF ? -1 : static_cast<int>(m);
+  };
+  if (size < 2 || data[0] != 0xFF) return true;  // not a JPEG
+  if (next_marker() != 0xD8) return true;         // no SOI: stb refuses it
+  // Segments up to the frame header (SOF0..SOF15 but DHT, JPG and DAC).
+  const auto is_sof = [](int m) { return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC; };
+  while (at < size) {
+    const int m = next_marker();
+    if (m < 0) continue;  // stb skips bytes that are not a marker here
+    if (m == 0xC4 && !dht_fits(at)) return false;
+    if (is_sof(m) || m == 0xD8 || m == 0xD9 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) break;
+    const unsigned length = be16(at);
+    if (length < 2) break;
+    at += length;
+  }
+  // From the frame header on: every 0xFF 0xC4 (with any fill bytes between).
+  for (std::size_t i = at > 0 ? at - 1 : 0; i + 1 < size; ++i) {
+    if (data[i] != 0xFF) continue;
+    std::size_t j = i + 1;
+    while (j < size && data[j] == 0xFF) ++j;
+    if (j < size && data[j] == 0xC4 && !dht_fits(j + 1)) return false;
+    i = j - 1;
+  }
+  return true;
+}
+
+// Empty when every chunk of a PNG fits in the file; otherwise what is wrong. stb
+// would find it too, but only after allocating what the chunk declares (up to
+// 2 GB for an IDAT chunk of a 100-byte file). Not a PNG: empty, left to stb.
+inline std::string png_chunks_problem(const unsigned char* data, std::size_t size) {
+  static constexpr unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (size < 8 || !std::equal(signature, signature + 8, data)) return {};
+  std::size_t at = 8;
+  while (size - at >= 8) {
+    const std::uint64_t length = std::uint64_t{data[at]} << 24 | std::uint64_t{data[at + 1]} << 16 |
+                                 std::uint64_t{data[at + 2]} << 8 | data[at + 3];
+    const std::string type(reinterpret_cast<const char*>(data + at + 4), 4);
+    const bool last = type == "IEND";  // stb stops there, before its CRC
+    const std::uint64_t left = size - at - 8;  // for the chunk's data and CRC
+    if (length + (last ? 0 : 4) > left)
+      return "corrupt or truncated PNG (a chunk declares " + std::to_string(length) + " bytes of data, the file holds " +
+             std::to_string(left) + " more bytes)";
+    if (last) break;
+    at += 12 + static_cast<std::size_t>(length);
+  }
+  return {};
 }
 
 struct StbPixels {
@@ -114,7 +201,11 @@ inline void replace_file(const std::filesystem::path& path, const std::vector<un
 
 }  // namespace png_detail
 
-// Decodes a PNG (or any format stb reads: JPEG, BMP, ...) into `channels` channels
+// The most pixels an image may declare (8192 x 8192): a corrupt header that claims
+// more is refused before stb allocates for it.
+inline constexpr std::uint64_t max_image_pixels = std::uint64_t{1} << 26;
+
+// Decodes a PNG or a JPEG into `channels` channels
 // (1 or 3), returned as [1, channels, H, W] bytes. `expect_channels_in_file`, when
 // non-zero, refuses files that do not store exactly that many channels (a label map
 // saved as RGB would otherwise be silently turned into grey levels).
@@ -123,10 +214,22 @@ inline Tensor<std::uint8_t> read_pixels(const std::filesystem::path& path, int c
   if (channels != 1 && channels != 3)
     throw error("read_pixels(" + path.string() + "): channels must be 1 or 3, got " + std::to_string(channels));
   const auto bytes = png_detail::read_file_bytes(path);
+  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw error("cannot read image " + path.string() + ": the file is larger than 2 GB");
   const int len = static_cast<int>(bytes.size());
   int w = 0, h = 0, comp = 0;
+  if (!png_detail::jpeg_huffman_tables_fit(bytes.data(), bytes.size()))
+    throw error("cannot decode image " + path.string() + ": corrupt JPEG (a Huffman table declares more than 256 codes)");
+  if (const std::string problem = png_detail::png_chunks_problem(bytes.data(), bytes.size()); !problem.empty())
+    throw error("cannot decode image " + path.string() + ": " + problem);
   if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &comp))
     throw error("cannot decode image " + path.string() + ": " + stbi_failure_reason());
+  if (w < 1 || h < 1)
+    throw error("cannot decode image " + path.string() + ": it declares " + std::to_string(w) + "x" +
+                std::to_string(h) + " pixels (corrupt file)");
+  if (static_cast<std::uint64_t>(w) * static_cast<std::uint64_t>(h) > max_image_pixels)
+    throw error("cannot read image " + path.string() + ": it declares " + std::to_string(w) + "x" + std::to_string(h) +
+                " pixels, more than the limit of " + std::to_string(max_image_pixels) + " (corrupt file?)");
   if (stbi_is_16_bit_from_memory(bytes.data(), len))
     throw error("cannot read image " + path.string() + ": 16-bit images are not supported (expected 8 bits per channel)");
   if (expect_channels_in_file != 0 && comp != expect_channels_in_file)
@@ -135,6 +238,7 @@ inline Tensor<std::uint8_t> read_pixels(const std::filesystem::path& path, int c
   png_detail::StbPixels pixels;
   pixels.data = stbi_load_from_memory(bytes.data(), len, &w, &h, &comp, channels);
   if (!pixels.data) throw error("cannot decode image " + path.string() + ": " + stbi_failure_reason());
+  if (w < 1 || h < 1) throw error("cannot decode image " + path.string() + ": it has no pixels (corrupt file)");
   Tensor<std::uint8_t> out(Shape{1, channels, h, w});
   const index_t plane = static_cast<index_t>(h) * w;
   for (index_t i = 0; i < plane; ++i)

@@ -290,6 +290,8 @@ namespace safetensors_detail {
 // The header may be up to 100 MB, the limit of the reference implementation; more
 // is a corrupt length, not a real header.
 inline constexpr std::uint64_t max_header_bytes = 100'000'000;
+// The deepest nesting of arrays and objects a header may have (a real one has 3).
+inline constexpr int max_header_depth = 64;
 
 struct Entry {
   std::string name;
@@ -317,10 +319,15 @@ inline std::uint64_t unsigned_field(const nlohmann::json& j, const std::string& 
 inline nlohmann::json parse_json(std::string_view text, const std::string& source) {
   // Duplicate keys would let two entries claim one name; nlohmann keeps the last
   // silently, so the parse callback tracks the keys of every open object.
+  // Nesting is limited too: a real header is 3 levels deep, and the JSON library
+  // prints and copies values recursively, so a header of a million '[' would
+  // overflow the stack when an error message shows it.
   std::vector<std::vector<std::string>> open_objects;
-  const nlohmann::json::parser_callback_t watch = [&](int, nlohmann::json::parse_event_t event,
+  const nlohmann::json::parser_callback_t watch = [&](int depth, nlohmann::json::parse_event_t event,
                                                       nlohmann::json& parsed) {
     using ev = nlohmann::json::parse_event_t;
+    if ((event == ev::object_start || event == ev::array_start) && depth >= max_header_depth)
+      fail(source, "header nests deeper than " + std::to_string(max_header_depth) + " levels");
     if (event == ev::object_start) {
       open_objects.emplace_back();
     } else if (event == ev::object_end) {
@@ -342,6 +349,11 @@ inline nlohmann::json parse_json(std::string_view text, const std::string& sourc
 
 // Parses and validates the header against a data buffer of `data_size` bytes.
 inline Header parse_header(std::string_view text, std::uint64_t data_size, const std::string& source) {
+  // The JSON reader stops at a NUL byte and ignores what follows, so a damaged
+  // header ("}" then NUL where a padding space was) would read as intact. JSON text
+  // holds no raw NUL anywhere; the reference reader refuses it too.
+  if (const auto nul = text.find('\0'); nul != std::string_view::npos)
+    fail(source, "header holds a NUL byte at offset " + std::to_string(nul) + " (corrupt file)");
   const auto first = text.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos || text[first] != '{') fail(source, "header is not a JSON object");
   const nlohmann::json root = parse_json(text, source);
