@@ -17,7 +17,10 @@
 #include "sbgan/io/safetensors.hpp"
 #include "sbgan/layers.hpp"
 #include "sbgan/losses.hpp"
+// Eigen-based host code stays out of nvcc translation units (backend/kernels.hpp says why).
+#if !defined(__CUDACC__)
 #include "sbgan/metrics/frechet_distance.hpp"
+#endif
 #include "sbgan/metrics/layout_statistics.hpp"
 #include "sbgan/metrics/scene_evaluation.hpp"
 #include "sbgan/models/config.hpp"
