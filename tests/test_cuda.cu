@@ -4,15 +4,9 @@
 #include <catch2/catch.hpp>
 #include <sbgan/sbgan.hpp>
 
-using namespace sbgan;
+#include "support/cuda_parity.hpp"
 
-#define REQUIRE_GPU_OR_SKIP()                                                   \
-  do {                                                                          \
-    if (!cuda_available()) {                                                    \
-      WARN("no CUDA GPU on this machine: skipping (compiled, not executed)");   \
-      return;                                                                   \
-    }                                                                           \
-  } while (0)
+using namespace sbgan;
 
 TEST_CASE("without a GPU the CUDA backend refuses clearly", "[gpu]") {
   if (cuda_available()) return;

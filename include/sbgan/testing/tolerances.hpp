@@ -21,4 +21,18 @@ inline constexpr double adam_float = 1e-6;
 // Float through near-singular terms (minibatch-stddev 1/s³ at s = 2.5e-4, official pixel norm 1/r²): PyTorch's own float errs 3.1e-4, ours 4.6e-4.
 inline constexpr double golden_float_ill_conditioned = 1e-3;
 
+// CUDA against the CPU backend on the same float32 inputs (tests labelled `gpu`),
+// error relative to max(1, largest CPU magnitude). Element-wise kernels: only
+// fused multiply-adds and the device's transcendental functions differ (a few ulp).
+inline constexpr double cuda_elementwise = 1e-6;
+// Reductions (sums, norms, statistics, losses): a different summation order over up
+// to ~10^6 terms, float accumulation error ~ sqrt(n)·ε.
+inline constexpr double cuda_reduction = 1e-5;
+// Convolutions and GEMMs: cuDNN/cuBLAS pick other algorithms (Winograd, FFT, TF32
+// is disabled) and summation orders; as golden_float for single layers.
+inline constexpr double cuda_gemm = 1e-5;
+// Whole networks and a full SB-GAN training iteration: errors compound through
+// tens of layers and a second-order pass, as golden_float_composed.
+inline constexpr double cuda_composed = 1e-4;
+
 }  // namespace sbgan::tolerance

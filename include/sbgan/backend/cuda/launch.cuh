@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include "sbgan/backend/cuda/check.hpp"
+#include "sbgan/backend/cuda/stream.hpp"
 #include "sbgan/core/shape.hpp"
 
 namespace sbgan::cuda_detail {
@@ -14,13 +15,14 @@ __global__ void for_each_index(index_t n, F f) {
     f(i);
 }
 
-// Runs f(i) for i in [0, n) on the device; f must be a __device__ lambda or functor.
+// Runs f(i) for i in [0, n) on the device, on sbgan's stream; f must be a __device__
+// lambda or functor.
 template <class F>
 void launch(index_t n, F f) {
   if (n == 0) return;
   constexpr int threads = 256;
   const index_t blocks = (n + threads - 1) / threads;
-  for_each_index<<<static_cast<unsigned>(blocks < 65535 * 8 ? blocks : 65535 * 8), threads>>>(n, f);
+  for_each_index<<<static_cast<unsigned>(blocks < 65535 * 8 ? blocks : 65535 * 8), threads, 0, stream()>>>(n, f);
   SBGAN_CUDA_CHECK(cudaGetLastError());
 }
 
