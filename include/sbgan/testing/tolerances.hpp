@@ -31,6 +31,11 @@ inline constexpr double cuda_reduction = 1e-5;
 // Convolutions and GEMMs: cuDNN/cuBLAS pick other algorithms (Winograd, FFT, TF32
 // is disabled) and summation orders; as golden_float for single layers.
 inline constexpr double cuda_gemm = 1e-5;
+// The same kernels in float64 against a float64 reference (a direct convolution,
+// a naive product): only the algorithm and summation order differ, ~1e-15 per
+// term; FFT and Winograd convolutions add transform rounding, still far below
+// 1e-10 (as golden_double).
+inline constexpr double cuda_gemm_double = 1e-10;
 // Whole networks and a full SB-GAN training iteration: errors compound through
 // tens of layers and a second-order pass, as golden_float_composed.
 inline constexpr double cuda_composed = 1e-4;
