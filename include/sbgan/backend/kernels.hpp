@@ -28,6 +28,9 @@
 #if !defined(__CUDACC__)
 #include "sbgan/backend/cpu/conv2d.hpp"
 #include "sbgan/backend/cpu/linear.hpp"
+#elif defined(SBGAN_EXTERN_CPU_GEMM)
+// CUDA tests that run the CPU layers as the reference link them from a host unit.
+#include "sbgan/backend/cpu/gemm_extern.hpp"
 #endif
 #if defined(SBGAN_WITH_CUDA)
 #include "sbgan/backend/cuda/kernels.hpp"

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/layers/conv2d.hpp"
 #include "sbgan/layers/instance_norm.hpp"
 #include "sbgan/layers/leaky_relu.hpp"

@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/blocks/progan_chain.hpp"
 #include "sbgan/blocks/progan_critic_blocks.hpp"
 #include "sbgan/blocks/progan_fade.hpp"

@@ -8,6 +8,7 @@
 // way (the branches themselves are not linear and keep their own terms).
 #include <string>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/error.hpp"
 #include "sbgan/core/factories.hpp"
 

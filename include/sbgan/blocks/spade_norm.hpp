@@ -18,8 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "sbgan/backend/cpu/modulation.hpp"
-#include "sbgan/backend/cpu/resize.hpp"
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/core/generator.hpp"
 #include "sbgan/layers/concept.hpp"

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/blocks/spade_norm.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/core/generator.hpp"

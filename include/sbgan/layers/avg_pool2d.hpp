@@ -4,6 +4,7 @@
 // Linear in x, so the second-order pass only maps the cotangent: dgy += pool(w).
 #include <string>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/core/window.hpp"
 #include "sbgan/layers/concept.hpp"

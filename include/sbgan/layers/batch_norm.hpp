@@ -14,8 +14,7 @@
 // instance norm with a channel as the group, or a per-channel scale in evaluation).
 #include <string>
 
-#include "sbgan/backend/cpu/normalization.hpp"
-#include "sbgan/backend/cpu/statistics.hpp"
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/layers/concept.hpp"
 

@@ -7,7 +7,7 @@
 //   J = diag(y) − y·yᵀ and q = ∂Q/∂y, so it may sit in a critic as well.
 #include <string>
 
-#include "sbgan/backend/cpu/softmax_second.hpp"
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/layers/concept.hpp"
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <string>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/generator.hpp"
 #include "sbgan/core/window.hpp"
 #include "sbgan/layers/concept.hpp"

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/core/generator.hpp"
 #include "sbgan/layers/concept.hpp"

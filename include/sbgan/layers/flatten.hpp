@@ -4,6 +4,7 @@
 // to a PyTorch nn.Sequential of the same modules.
 #include <string>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/layers/concept.hpp"
 

@@ -6,8 +6,7 @@
 // it once more in x (backend/cpu/normalization.hpp has the algebra).
 #include <string>
 
-#include "sbgan/backend/cpu/normalization.hpp"
-#include "sbgan/backend/cpu/statistics.hpp"
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/layers/concept.hpp"
 

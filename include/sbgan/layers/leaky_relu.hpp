@@ -4,6 +4,7 @@
 // maps the cotangent, dgy += f'(x)·w, reusing the forward's sign mask.
 #include <string>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/layers/concept.hpp"
 

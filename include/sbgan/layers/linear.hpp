@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/generator.hpp"
 #include "sbgan/layers/concept.hpp"
 

@@ -5,7 +5,7 @@
 // dgy += w gathered at each window's arg-max.
 #include <string>
 
-#include "sbgan/backend/cpu/max_pool.hpp"
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/core/window.hpp"
 #include "sbgan/layers/concept.hpp"

@@ -15,7 +15,7 @@
 #include <sstream>
 #include <string>
 
-#include "sbgan/backend/cpu/minibatch_stddev.hpp"
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/layers/concept.hpp"
 

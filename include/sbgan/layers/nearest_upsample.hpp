@@ -4,6 +4,7 @@
 // cotangent: dgy += upsample(w).
 #include <string>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/layers/concept.hpp"
 

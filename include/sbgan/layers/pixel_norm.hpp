@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "sbgan/backend/cpu/pixel_norm.hpp"
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/layers/concept.hpp"
 

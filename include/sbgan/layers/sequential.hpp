@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/layers/concept.hpp"
 

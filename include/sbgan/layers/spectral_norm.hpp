@@ -25,7 +25,7 @@
 #include <string>
 #include <utility>
 
-#include "sbgan/backend/cpu/spectral_norm.hpp"
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/core/generator.hpp"
 #include "sbgan/layers/concept.hpp"

@@ -3,6 +3,7 @@
 // has an x term: ∂Q/∂x = −2·y·(1 − y²)·w·gy, and ∂Q/∂gy = (1 − y²)·w.
 #include <string>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/layers/concept.hpp"
 

@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "sbgan/backend/cpu/loss.hpp"
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/core/generator.hpp"
 #include "sbgan/layers/concept.hpp"

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "sbgan/backend/cpu/l1_distance.hpp"
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 
 namespace sbgan {

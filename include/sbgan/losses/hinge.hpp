@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "sbgan/backend/cpu/loss.hpp"
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/losses/loss_result.hpp"
 

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/core/generator.hpp"
 #include "sbgan/layers/concept.hpp"

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "sbgan/backend/cpu/loss.hpp"
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/layers/concept.hpp"
 #include "sbgan/layers/passes.hpp"

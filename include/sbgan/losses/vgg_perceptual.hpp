@@ -15,7 +15,7 @@
 #include <string>
 #include <utility>
 
-#include "sbgan/backend/cpu/l1_distance.hpp"
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/core/generator.hpp"
 #include "sbgan/layers/concept.hpp"

@@ -8,6 +8,7 @@
 // default); ProGAN uses ε_drift = 0.001 to keep the critic's outputs near zero.
 #include <string>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/losses/loss_result.hpp"
 

@@ -26,6 +26,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/error.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/core/generator.hpp"

@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/blocks/spade_resblock.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/core/generator.hpp"

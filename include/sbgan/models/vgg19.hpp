@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/core/generator.hpp"
 #include "sbgan/io/safetensors.hpp"

@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sbgan/backend/cpu/adam.hpp"
+#include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/factories.hpp"
 #include "sbgan/core/parameter.hpp"
 
