@@ -19,7 +19,9 @@
 // handles), so layers may be moved after add(); a parameter's value must then be
 // replaced by copying into it, not by assigning it a new tensor.
 #include <cmath>
+#include <concepts>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,8 +101,13 @@ class Adam {
     entries_.push_back({name, group, p, {0, zeros<T, B>(p.shape()), zeros<T, B>(p.shape())}});
   }
 
-  // One update of every parameter from its current gradient.
+  // One update of every parameter from its current gradient. On the GPU one fused
+  // launch updates every parameter (kernels::adam_update_all, backend/cuda/adam.cuh),
+  // with the same arithmetic as adam_update.
   void step() {
+#if defined(SBGAN_WITH_CUDA) && defined(__CUDACC__)
+    [[maybe_unused]] std::vector<kernels::AdamTensors<T>> fused;
+#endif
     for (auto& e : entries_) {
       const AdamOptions& o = groups_[e.group];
       const std::int64_t t = ++e.state.step;
@@ -114,8 +121,17 @@ class Adam {
                                       static_cast<T>(std::sqrt(bias_correction2)),
                                       static_cast<T>(o.eps),
                                       static_cast<T>(-step_size)};
+#if defined(SBGAN_WITH_CUDA) && defined(__CUDACC__)  // the CUDA kernels exist only in nvcc units
+      if constexpr (std::same_as<B, cuda>) {
+        fused.push_back({&e.param.value, &e.param.grad, &e.state.exp_avg, &e.state.exp_avg_sq, s});
+        continue;
+      }
+#endif
       kernels::adam_update(e.param.value, e.param.grad, e.state.exp_avg, e.state.exp_avg_sq, s);
     }
+#if defined(SBGAN_WITH_CUDA) && defined(__CUDACC__)
+    if constexpr (std::same_as<B, cuda>) kernels::adam_update_all(std::span<const kernels::AdamTensors<T>>(fused));
+#endif
   }
 
   void zero_grad() {
