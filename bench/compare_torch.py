@@ -25,6 +25,13 @@ The full table takes over an hour on two loaded cores: --save keeps every
 measurement as it is taken, and --resume continues a run that was interrupted.
 Internally the script also runs itself as the PyTorch child:
   compare_torch.py --torch-child WORKLOAD --seconds S
+
+On a GPU (the section "GPU: --device cuda" at the end of this file):
+  python3 bench/compare_torch.py --device cuda --bench BUILD/bench/sbgan_bench_cuda
+      [--rounds 3] [--seconds 1] [--filter REGEX] [--markdown FILE]
+runs CUDA_WORKLOADS (W1, W3, W7, W9) with sbgan's CUDA backend against the same
+PyTorch modules with every tensor on "cuda", both sides synchronising the GPU after
+each step, and prints the same kind of table with device memory in place of RSS.
 """
 import argparse
 import json
@@ -573,10 +580,22 @@ def main():
     ap.add_argument("--save", help="write every measurement to this JSON file as soon as it is taken")
     ap.add_argument("--resume", help="continue the run saved in this JSON file: measurements it holds are "
                                      "not repeated (the table then notes that it spans invocations)")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="cpu: sbgan_bench against PyTorch on the CPU; cuda: sbgan_bench_cuda against PyTorch "
+                         "on the GPU (the GPU workloads only)")
     ap.add_argument("--torch-child", help=argparse.SUPPRESS)
+    ap.add_argument("--torch-cuda-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.torch_child:
         torch_child(args.torch_child, args.seconds)
+        return
+    if args.torch_cuda_child:
+        torch_cuda_child(args.torch_cuda_child, args.seconds)
+        return
+    if args.device == "cuda":
+        if not args.bench:
+            ap.error("--bench (the sbgan_bench_cuda executable) is required")
+        main_cuda(args)
         return
     if not args.bench:
         ap.error("--bench is required")
@@ -661,6 +680,143 @@ def make_table(state, names, rounds):
               % ("/".join(map(str, counts)), rounds, "; ".join(state["loads"])))
     if state["invocations"] > 1:
         footer += "; the run spans %d invocations (--resume)" % state["invocations"]
+    return "\n".join(lines) + "\n\n" + footer + "\n"
+
+
+# ====================================================================================
+# GPU: --device cuda
+# ====================================================================================
+# The GPU workloads of sbgan_bench_cuda (bench/bench_cuda.cu), under the CPU names.
+# PyTorch builds them with torch_workloads() as above, but with "cuda" as the default
+# device, so every module and tensor lives on the GPU. Like for like, in float32:
+# cuDNN autotuning on (sbgan measures its algorithms too), TF32 off for convolutions
+# and matrix products (sbgan's cuDNN convolutions use FMA math, no TF32). Both sides
+# synchronise the GPU after each step; memory is the device memory each side's
+# caching allocator holds at its peak (PyTorch: max_memory_reserved; sbgan: its
+# allocator's live plus cached bytes, the "device MiB" counter).
+CUDA_WORKLOADS = [
+    "W1_conv3x3/fwd",
+    "W1_conv3x3/bwd",
+    "W3_spade_generator/infer",
+    "W7_gumbel_st/fwd",
+    "W7_gumbel_st/fwd_bwd",
+    "W9_sbgan_iteration",
+]
+
+
+def torch_cuda_child(name, seconds):
+    """One PyTorch workload on the GPU, timed as sbgan_bench_cuda times its own."""
+    import torch
+    if not torch.cuda.is_available():
+        raise SystemExit("compare_torch.py: PyTorch sees no CUDA GPU (torch.cuda.is_available() is false)")
+    torch.manual_seed(0)
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.set_default_device("cuda")
+    step = torch_workloads()[name]()
+    step()  # warm-up (and cuDNN's autotuning)
+    torch.cuda.synchronize()
+    iters, start = 0, time.perf_counter()
+    while True:
+        step()
+        torch.cuda.synchronize()
+        iters += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            break
+    print(json.dumps({"seconds": elapsed / iters, "iterations": iters,
+                      "device_mib": torch.cuda.max_memory_reserved() / 2.0 ** 20}))
+
+
+def run_torch_cuda(name, seconds):
+    # The interpreter running this script: the one whose torch sees the GPU.
+    out, _ = run_measured([sys.executable, os.path.abspath(__file__), "--torch-cuda-child", name,
+                           "--seconds", "%g" % seconds], dict(os.environ))
+    r = json.loads(out.strip().splitlines()[-1])
+    return r["seconds"], r["device_mib"]
+
+
+def run_sbgan_cuda(bench, name, seconds):
+    out, _ = run_measured([bench, "--benchmark_filter=^" + re.escape(name) + "(/real_time)?$",
+                           "--benchmark_format=json", "--benchmark_min_time=%g" % seconds], dict(os.environ))
+    runs = json.loads(out)["benchmarks"]
+    if not runs:
+        raise RuntimeError("sbgan benchmark %s not found in %s" % (name, bench))
+    r = runs[0]
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[r["time_unit"]]
+    if "GFLOP" in r:
+        work = (r["GFLOP"], "GFLOP/s")
+    elif "GB" in r:
+        work = (r["GB"], "GB/s")
+    else:
+        work = (None, "")
+    return r["real_time"] * scale, r.get("device MiB"), work
+
+
+def gpu_name():
+    try:
+        return subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown GPU"
+
+
+def main_cuda(args):
+    """Both sides on the GPU, alternately, one process per measurement; the table last."""
+    names = [n for n in CUDA_WORKLOADS if re.search(args.filter, n)]
+    records, work, failed = [], {}, False
+    for rnd in range(args.rounds):
+        for name in names:
+            for side in (("sbgan", "torch") if rnd % 2 == 0 else ("torch", "sbgan")):
+                try:
+                    if side == "sbgan":
+                        t, mib, work[name] = run_sbgan_cuda(args.bench, name, args.seconds)
+                    else:
+                        t, mib = run_torch_cuda(name, args.seconds)
+                except RuntimeError as e:  # report it, keep measuring the rest
+                    print(e, file=sys.stderr, flush=True)
+                    failed = True
+                    continue
+                records.append({"name": name, "side": side, "seconds": t, "device_mib": mib})
+            times = {r["side"]: r["seconds"] for r in records[-2:] if r["name"] == name}
+            print("round %d/%d  %-28s sbgan %10s ms  torch %10s ms" %
+                  (rnd + 1, args.rounds, name, ms(times.get("sbgan")), ms(times.get("torch"))),
+                  file=sys.stderr, flush=True)
+    table = make_cuda_table(records, work, names, args.rounds)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table)
+    print(table, flush=True)
+    if failed:
+        sys.exit(1)
+
+
+def make_cuda_table(records, work, names, rounds):
+    def mib(v):
+        return "%.0f" % v if v is not None else "-"
+    lines = ["| workload (GPU) | sbgan median (ms) | PyTorch median (ms) | ratio (PyTorch / sbgan) | sbgan rate | "
+             "PyTorch rate | sbgan device MiB | PyTorch device MiB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name in names:
+        ours = [r for r in records if r["name"] == name and r["side"] == "sbgan"]
+        theirs = [r for r in records if r["name"] == name and r["side"] == "torch"]
+        if not ours or not theirs:
+            lines.append("| %s | %s | %s | - | - | - | - | - |" %
+                         (name, ms(ours[-1]["seconds"] if ours else None),
+                          ms(theirs[-1]["seconds"] if theirs else None)))
+            continue
+        a = statistics.median(r["seconds"] for r in ours)
+        b = statistics.median(r["seconds"] for r in theirs)
+        amount, unit = work.get(name, (None, ""))
+        rate_a = "%.1f %s" % (amount / a, unit) if amount else "-"
+        rate_b = "%.1f %s" % (amount / b, unit) if amount else "-"
+        mib_a = max((r["device_mib"] for r in ours if r["device_mib"] is not None), default=None)
+        mib_b = max((r["device_mib"] for r in theirs if r["device_mib"] is not None), default=None)
+        lines.append("| %s | %.3f | %.3f | %.2f | %s | %s | %s | %s |" %
+                     (name, a * 1e3, b * 1e3, b / a, rate_a, rate_b, mib(mib_a), mib(mib_b)))
+    footer = ("%d rounds per workload, medians; GPU: %s; float32, TF32 off on both sides, cuDNN autotuned on both; "
+              "each measurement in its own process" % (rounds, gpu_name()))
     return "\n".join(lines) + "\n\n" + footer + "\n"
 
 

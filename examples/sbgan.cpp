@@ -1,19 +1,21 @@
 // sbgan: train SB-GAN, sample scenes, synthesize images from layouts, evaluate,
 // and watch it learn on the built-in procedural scenes.
 //
-//   sbgan train --config NAME|FILE --data DIR|procedural --out DIR [--resume]
-//   sbgan sample --checkpoint F -n N --out DIR [--seed S]
-//   sbgan synthesize --checkpoint F --out DIR LABEL.png...
-//   sbgan eval --checkpoint F --data DIR|procedural [-n N]
+//   sbgan train --config NAME|FILE --data DIR|procedural --out DIR [--resume] [--device cpu|cuda]
+//   sbgan sample --checkpoint F -n N --out DIR [--seed S] [--device cpu|cuda]
+//   sbgan synthesize --checkpoint F --out DIR LABEL.png... [--device cpu|cuda]
+//   sbgan eval --checkpoint F --data DIR|procedural [-n N] [--device cpu|cuda]
 //   sbgan eval --features A.npy B.npy
 //   sbgan demo [--out DIR] [--seed S]
 //
 // The model's compile-time choices (pixel-norm form, SPADE norm) follow the
-// config: the program instantiates all four and picks one at run time.
+// config: the program instantiates all four and picks one at run time. The model
+// commands are written once over the backend (sbgan_commands.hpp); this unit runs
+// them on the CPU, sbgan_cuda.cu (nvcc, built with SBGAN_WITH_CUDA) on the GPU.
+// Checkpoints are the same files on both backends.
 #ifndef SBGAN_HAVE_CLI11
 #error "examples/sbgan.cpp needs CLI11 (SBGAN_HAVE_CLI11)"
 #endif
-
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -26,83 +28,32 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xnpy.hpp>
 
-#include "sbgan/data/open_dataset.hpp"
-#include "sbgan/io/image_grid.hpp"
-#include "sbgan/io/palette.hpp"
-#include "sbgan/io/png.hpp"
 #include "sbgan/metrics/frechet_distance.hpp"
-#include "sbgan/metrics/scene_evaluation.hpp"
-#include "sbgan/models/config.hpp"
-#include "sbgan/models/sbgan.hpp"
-#include "sbgan/train/model_checkpoint.hpp"
-#include "sbgan/train/sbgan_trainer.hpp"
+#include "sbgan_commands.hpp"
+#include "sbgan_device.hpp"
 
 namespace {
 
 using namespace sbgan;
+using namespace sbgan_cli;
 namespace fs = std::filesystem;
 
-// ------------------------------------------------------------- model choice ----
+// ------------------------------------------------------------- devices ---------
 
-// Calls f(model) with the SBGAN instantiation the config's choices name.
-template <class F>
-void with_model(const SBGanConfig& cfg, Generator& init, F&& f) {
-  auto run = [&]<PixelNormForm Form, SpadeNormKind Norm>() {
-    SBGAN<SBGanTraits<float, cpu, Form, Norm>> model(cfg, init);
-    f(model);
-  };
-  const bool official = cfg.layout_gan.pixel_norm == PixelNormForm::official;
-  const bool batch = cfg.spade.norm == SpadeNormKind::batch;
-  if (official && batch) run.template operator()<PixelNormForm::official, SpadeNormKind::batch>();
-  if (official && !batch) run.template operator()<PixelNormForm::official, SpadeNormKind::instance>();
-  if (!official && batch) run.template operator()<PixelNormForm::paper, SpadeNormKind::batch>();
-  if (!official && !batch) run.template operator()<PixelNormForm::paper, SpadeNormKind::instance>();
-}
-
-SBGanConfig config_named(const std::string& name_or_file) {
-  if (fs::exists(name_or_file) && fs::is_regular_file(name_or_file)) return load_config(name_or_file);
-  try {
-    return SBGanConfig::by_name(name_or_file);
-  } catch (const config_error& e) {
-    throw config_error(std::string(e.what()) + ", or the path of a JSON config file");
-  }
-}
-
-std::shared_ptr<const data::SceneDataset> open_data(const std::string& spec, const SBGanConfig& cfg, const std::string& split) {
-  return data::open_dataset(spec, {static_cast<std::int32_t>(cfg.classes), cfg.height, cfg.width, cfg.dataset_size,
-                                   cfg.seed, split});
-}
-
-// A model and its config read back from a training checkpoint.
-struct Loaded {
-  io::TensorArchive archive;
-  SBGanConfig config;
-  index_t resolution = 0;  // G_SB's layout size when the checkpoint was written
-};
-Loaded read_checkpoint(const fs::path& path) {
-  Loaded l;
-  l.archive = io::read_safetensors(path);
-  l.config = train::checkpoint_config(l.archive, path.string());
-  const auto it = l.archive.metadata.find("progress.resolution");
-  const auto stored = it != l.archive.metadata.end() ? train::scalar_from_tagged<std::int64_t>(it->second) : std::nullopt;
-  l.resolution = stored && *stored > 0 ? *stored : l.config.layout_gan.max_resolution;
-  return l;
+// Runs a model command on the backend --device names: the CPU here, the GPU in
+// sbgan_cuda.cu (which refuses clearly without a GPU), or a refusal where the
+// CUDA backend is not compiled in.
+void run_on_device(const std::string& device, const ModelCommand& command) {
+  if (device == "cpu") return run_model_command<cpu>(command);
+  if (device != "cuda") throw error("--device must be cpu or cuda, got '" + device + "'");
+#if defined(SBGAN_WITH_CUDA)
+  run_on_cuda(command);
+#else
+  throw error(no_cuda_build_message);
+#endif
 }
 
 // ------------------------------------------------------------- output ----------
-
-void write_samples(const fs::path& out, const Tensor<float>& layouts, const Tensor<float>& images, std::int32_t classes) {
-  fs::create_directories(out);
-  const io::Palette palette = io::palette_for_classes(classes);
-  const Tensor<std::int32_t> ids = data::argmax_labels(layouts);
-  for (index_t i = 0; i < layouts.shape().n(); ++i) {
-    const std::string stem = (out / ("sample_" + std::to_string(i))).string();
-    io::write_label_png(stem + "_labels.png", ids, i);
-    io::write_pixels(stem + "_layout.png", io::colorize(ids, palette, i));
-    io::write_image(stem + "_image.png", images, i);
-  }
-  io::write_sample_grid(out / "grid.png", layouts, images, palette, io::GridOptions{2, 2});
-}
 
 void print_layout_table(const LayoutStatistics& data, const LayoutStatistics& before, const LayoutStatistics& after,
                         std::int32_t classes) {
@@ -118,113 +69,7 @@ void print_layout_table(const LayoutStatistics& data, const LayoutStatistics& be
   }
 }
 
-// ------------------------------------------------------------- commands --------
-
-struct TrainArgs {
-  std::string config = "demo", data = "procedural", out, split = "train";
-  bool resume = false;
-  int stage = 3;
-  std::int64_t checkpoint_every = 1000, sample_every = 1000, log_every = 50, stop_at = -1;
-  std::optional<std::uint64_t> seed;
-};
-
-void train_command(const TrainArgs& a) {
-  SBGanConfig cfg = config_named(a.config);
-  if (a.seed) cfg.seed = *a.seed;
-  const auto data = open_data(a.data, cfg, a.split);
-  if (!a.resume && train::latest_checkpoint(fs::path(a.out) / "checkpoints"))
-    throw error("train: " + a.out + " already holds checkpoints; pass --resume to continue that run, or choose another --out");
-  Generator init(cfg.seed, 1);
-  with_model(cfg, init, [&](auto& model) {
-    train::TrainerOptions<float, cpu> options;
-    options.out = a.out;
-    options.checkpoint_every = a.checkpoint_every;
-    options.sample_every = a.sample_every;
-    options.log_every = a.log_every;
-    options.last_stage = a.stage;
-    options.stop_at_step = a.stop_at;
-    train::SBGanTrainer trainer(model, data, options);
-    if (a.resume) {
-      if (const auto from = trainer.resume())
-        std::printf("resuming from %s (stage %lld, step %lld)\n", from->string().c_str(),
-                    static_cast<long long>(trainer.progress().stage), static_cast<long long>(trainer.progress().step));
-      else
-        std::printf("no checkpoint in %s: starting afresh\n", a.out.c_str());
-    }
-    std::printf("training %s (K = %lld, %lldx%lld) on %lld scenes from %s -> %s\n", cfg.name.c_str(),
-                static_cast<long long>(cfg.classes), static_cast<long long>(cfg.height),
-                static_cast<long long>(cfg.width), static_cast<long long>(data->size()), a.data.c_str(), a.out.c_str());
-    trainer.run();
-    std::printf(trainer.finished() ? "training complete: %s\n" : "stopped; continue with --resume: %s\n",
-                trainer.checkpoint_dir().string().c_str());
-  });
-}
-
-struct SampleArgs {
-  std::string checkpoint, out;
-  index_t count = 8;
-  std::uint64_t seed = 0;
-};
-
-void sample_command(const SampleArgs& a) {
-  const Loaded l = read_checkpoint(a.checkpoint);
-  Generator init(l.config.seed, 1);
-  with_model(l.config, init, [&](auto& model) {
-    train::load_networks(model, l.archive, a.checkpoint);
-    model.set_layout_resolution(l.resolution);
-    model.set_training(false);
-    Generator g(a.seed, 0x5A3B1E0000000002ULL);
-    const auto layouts = model.sample_layouts(a.count, g, LayoutSampling::inference).output;
-    write_samples(a.out, layouts, model.synthesize(layouts), static_cast<std::int32_t>(l.config.classes));
-    std::printf("wrote %lld samples (layout %lldx%lld, image %lldx%lld) to %s\n", static_cast<long long>(a.count),
-                static_cast<long long>(layouts.shape().h()), static_cast<long long>(layouts.shape().w()),
-                static_cast<long long>(l.config.height), static_cast<long long>(l.config.width), a.out.c_str());
-  });
-}
-
-struct SynthesizeArgs {
-  std::string checkpoint, out, label_set = "auto";
-  std::vector<std::string> labels;
-};
-
-data::LabelRemap label_set_for(const std::string& name, std::int32_t classes) {
-  if (name == "auto") return classes == 35 ? data::cityscapes_label_ids()
-                             : classes == 20 ? data::cityscapes_train_ids()
-                                             : data::identity(classes);
-  if (name == "ids") return data::label_id_channels(classes);
-  if (name == "train_ids") return data::cityscapes_train_ids();
-  if (name == "identity") return data::identity(classes);
-  throw error("synthesize: --label-set must be auto, ids, train_ids or identity, got '" + name + "'");
-}
-
-void synthesize_command(const SynthesizeArgs& a) {
-  const Loaded l = read_checkpoint(a.checkpoint);
-  const auto classes = static_cast<std::int32_t>(l.config.classes);
-  const data::LabelRemap remap = label_set_for(a.label_set, classes);
-  if (remap.num_classes != classes)
-    throw error("synthesize: label set '" + remap.name + "' has K = " + std::to_string(remap.num_classes) +
-                ", the checkpoint's config K = " + std::to_string(classes));
-  Generator init(l.config.seed, 1);
-  with_model(l.config, init, [&](auto& model) {
-    train::load_networks(model, l.archive, a.checkpoint);
-    model.set_training(false);
-    fs::create_directories(a.out);
-    for (const std::string& file : a.labels) {
-      const auto ids = data::resize_nearest_pil(remap.apply(io::read_label_png(file), file), l.config.height, l.config.width);
-      const auto layout = data::one_hot<float>(ids, classes, file);
-      const fs::path target = fs::path(a.out) / (fs::path(file).stem().string() + "_synthesized.png");
-      io::write_image(target, model.synthesize(layout));
-      std::printf("%s -> %s\n", file.c_str(), target.string().c_str());
-    }
-  });
-}
-
-struct EvalArgs {
-  std::string checkpoint, data = "procedural", split = "train";
-  std::vector<std::string> features;
-  index_t count = 256;
-  std::uint64_t seed = 0;
-};
+// ------------------------------------------------------------- eval --features --
 
 Eigen::MatrixXd read_features(const std::string& file) {
   if (!fs::exists(file)) throw error("eval: no such features file " + file);
@@ -241,6 +86,8 @@ Eigen::MatrixXd read_features(const std::string& file) {
   return m;
 }
 
+// The Frechet distance of two feature files (Eigen, on the host, in this unit
+// only), or the model evaluation on --device.
 void eval_command(const EvalArgs& a) {
   if (!a.features.empty()) {
     if (a.features.size() != 2) throw error("eval: --features takes two .npy files");
@@ -249,23 +96,7 @@ void eval_command(const EvalArgs& a) {
     return;
   }
   if (a.checkpoint.empty()) throw error("eval: give --checkpoint (with --data) or --features A.npy B.npy");
-  const Loaded l = read_checkpoint(a.checkpoint);
-  const auto set = open_data(a.data, l.config, a.split);
-  Generator init(l.config.seed, 1);
-  with_model(l.config, init, [&](auto& model) {
-    train::load_networks(model, l.archive, a.checkpoint);
-    model.set_layout_resolution(l.resolution);
-    const index_t h = l.resolution, w = l.resolution * l.config.aspect();
-    const LayoutStatistics real = data_layout_statistics(*set, h, w, std::min(a.count, set->size()));
-    Generator g(a.seed, 0x5A3B1E0000000003ULL);
-    const LayoutStatistics fake = generated_layout_statistics(model, a.count, g);
-    const LayoutComparison c = compare_layouts(fake, real);
-    std::printf("layouts (%lld generated at %lldx%lld vs %lld data): class-frequency TV %.4f, vertical placement error %.4f\n",
-                static_cast<long long>(a.count), static_cast<long long>(h), static_cast<long long>(w),
-                static_cast<long long>(std::min(a.count, set->size())), c.total_variation, c.placement_error);
-    const double recon = reconstruction_error(model, real_pairs(*set, 16, l.config.height, l.config.width));
-    std::printf("SPADE reconstruction |G(layout) - image| on 16 data pairs: %.4f\n", recon);
-  });
+  run_on_device(a.device, a);
 }
 
 // ------------------------------------------------------------- demo ------------
@@ -336,6 +167,13 @@ int demo_command(const DemoArgs& a) {
   return learned ? 0 : 1;
 }
 
+// --device cpu|cuda (default cpu) on a model command.
+void add_device_option(CLI::App* command, std::string& device) {
+  command->add_option("--device", device, "backend to run on: cpu, or cuda (a GPU; needs a build with SBGAN_WITH_CUDA)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -356,6 +194,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--log-every", t.log_every, "steps between progress lines")->capture_default_str();
   train_cmd->add_option("--stop-at", t.stop_at, "stop with a checkpoint at this step");
   train_cmd->add_option("--seed", t.seed, "override the config's seed");
+  add_device_option(train_cmd, t.device);
 
   SampleArgs s;
   CLI::App* sample_cmd = app.add_subcommand("sample", "draw scenes (layout and image) from a checkpoint");
@@ -363,6 +202,7 @@ int main(int argc, char** argv) {
   sample_cmd->add_option("-n", s.count, "number of scenes")->check(CLI::PositiveNumber)->capture_default_str();
   sample_cmd->add_option("--out", s.out, "output directory")->required();
   sample_cmd->add_option("--seed", s.seed, "latent seed")->capture_default_str();
+  add_device_option(sample_cmd, s.device);
 
   SynthesizeArgs y;
   CLI::App* synth_cmd = app.add_subcommand("synthesize", "paint images on given label maps");
@@ -371,6 +211,7 @@ int main(int argc, char** argv) {
   synth_cmd->add_option("--label-set", y.label_set, "how to read label values: auto, ids, train_ids, identity")
       ->capture_default_str();
   synth_cmd->add_option("labels", y.labels, "8-bit label PNGs")->required()->check(CLI::ExistingFile);
+  add_device_option(synth_cmd, y.device);
 
   EvalArgs e;
   CLI::App* eval_cmd = app.add_subcommand("eval", "layout statistics of a checkpoint vs data, or a Frechet distance");
@@ -380,6 +221,7 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("-n", e.count, "generated layouts")->check(CLI::PositiveNumber)->capture_default_str();
   eval_cmd->add_option("--seed", e.seed, "latent seed")->capture_default_str();
   eval_cmd->add_option("--features", e.features, "two [N, D] float64 .npy feature files: their Frechet distance");
+  add_device_option(eval_cmd, e.device);
 
   DemoArgs d;
   CLI::App* demo_cmd = app.add_subcommand("demo", "train all three stages of the demo config on procedural scenes");
@@ -389,9 +231,9 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (train_cmd->parsed()) train_command(t);
-    if (sample_cmd->parsed()) sample_command(s);
-    if (synth_cmd->parsed()) synthesize_command(y);
+    if (train_cmd->parsed()) run_on_device(t.device, t);
+    if (sample_cmd->parsed()) run_on_device(s.device, s);
+    if (synth_cmd->parsed()) run_on_device(y.device, y);
     if (eval_cmd->parsed()) eval_command(e);
     if (demo_cmd->parsed()) return demo_command(d);
   } catch (const std::exception& ex) {

@@ -26,6 +26,13 @@
 // start) and at the end. resume() restores the newest and run() continues it: on
 // the CPU the resumed run is bitwise the uninterrupted one. A checkpoint of
 // another config is refused (CheckpointState checks the config's name and JSON).
+//
+// Backends: a model on the CPU or the CUDA backend trains the same way. The data
+// loaders and the sample grids live in host memory, so on the CUDA backend each
+// step's batch is copied to the device once (host_transfer.hpp), sample tensors
+// come back to the host before a PNG is written, checkpoints copy every tensor
+// to the host and back (checkpoint.hpp), and the NaN guard checks parameters on
+// the device (kernels::all_finite), copying only a failing tensor to name its value.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -51,6 +58,7 @@
 #include "sbgan/train/checkpoint.hpp"
 #include "sbgan/train/checkpoint_files.hpp"
 #include "sbgan/train/end_to_end_stage.hpp"
+#include "sbgan/train/host_transfer.hpp"
 #include "sbgan/train/layout_gan_stage.hpp"
 #include "sbgan/train/model_checkpoint.hpp"
 #include "sbgan/train/progress.hpp"
@@ -93,7 +101,7 @@ class SBGanTrainer {
   using B = typename Model::backend;
   using tensor = Tensor<T, B>;
   using options_type = TrainerOptions<T, B>;
-  static_assert(std::is_same_v<B, cpu>, "SBGanTrainer feeds batches from host memory: the CPU backend");
+  static_assert(std::is_same_v<B, cpu> || std::is_same_v<B, cuda>, "SBGanTrainer: the CPU or the CUDA backend");
 
   SBGanTrainer(Model& model, std::shared_ptr<const data::SceneDataset> data, options_type options)
       : model_(model), cfg_(model.config()), data_(std::move(data)), options_(std::move(options)),
@@ -221,12 +229,9 @@ class SBGanTrainer {
   }
 
   tensor layouts_of(const data::Batch& b) const { return to_model(data::one_hot<float>(b.labels, static_cast<std::int32_t>(cfg_.classes), b.names.empty() ? "batch" : b.names.front())); }
-  static tensor to_model(const Tensor<float>& t) {
-    if constexpr (std::is_same_v<T, float>)
-      return t;
-    else
-      return cast<T>(t);
-  }
+  // Host data as the model's tensor: as it is (CPU, float), cast (double), or
+  // copied to the device once (CUDA).
+  static tensor to_model(const Tensor<float>& t) { return to_backend<T, B>(t); }
 
   // After every step: counters, the progress line and log, checkpoints, samples.
   // Returns false when the run must stop here.
@@ -270,11 +275,7 @@ class SBGanTrainer {
     if (culprit.empty() && options_.check_parameters)
       model_.visit_parameters([&](const std::string& name, auto& p) {
         if (!culprit.empty()) return;
-        for (const auto v : p.value)
-          if (!std::isfinite(v)) {
-            culprit = "parameter '" + name + "' holds " + show(double(v));
-            return;
-          }
+        if (const auto v = first_non_finite(p.value)) culprit = "parameter '" + name + "' holds " + show(*v);
       });
     if (culprit.empty()) return;
     const auto last = latest_checkpoint(checkpoint_dir());
@@ -324,12 +325,12 @@ class SBGanTrainer {
     g.set_sampling(before);
     return layouts;
   }
-  void write_layout_grid() { io::write_layout_grid(grid_path(), cast<float>(grid_layouts()), io::palette_for_classes(static_cast<std::int32_t>(cfg_.classes)), 4); }
+  void write_layout_grid() { io::write_layout_grid(grid_path(), to_host_float(grid_layouts()), io::palette_for_classes(static_cast<std::int32_t>(cfg_.classes)), 4); }
   void write_image_grid(const tensor& layouts) {
     model_.g_spade().set_training(false);
     const tensor images = model_.synthesize(layouts);
     model_.g_spade().set_training(true);
-    io::write_sample_grid(grid_path(), cast<float>(layouts), cast<float>(images),
+    io::write_sample_grid(grid_path(), to_host_float(layouts), to_host_float(images),
                           io::palette_for_classes(static_cast<std::int32_t>(cfg_.classes)), io::GridOptions{4, 2});
   }
   tensor fixed_real_layouts() {
