@@ -1,9 +1,14 @@
 // The straight-through Gumbel-softmax sampler: against PyTorch's reference sampler
 // with the same noise (tools/golden/gumbel.py), its backward against central
 // differences of the soft sample, the distribution of its samples (Gumbel-max
-// property, chi-square), the noise-free argmax mode, and its noise stream.
+// property, chi-square), the noise-free argmax mode, its noise stream, and the
+// vectorised fast path against the scalar reference ([simd]).
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
+#include <iterator>
+#include <limits>
 #include <random>
 #include <sbgan/layers/gumbel_softmax.hpp>
 #include <sbgan/testing/tolerances.hpp>
@@ -87,6 +92,73 @@ double chi_square_upper_tail(double x, int degrees_of_freedom) {
     term *= (x / 2) / (j + 1);
   }
   return std::exp(-x / 2) * sum;
+}
+
+// The exact perturbed logits (log(p + ε) + g)/τ in double, g = Generator::gumbel's
+// noise at `pos`: what decides the sample, without either path's rounding.
+template <class T>
+Tensor<double> perturbed_logits(const Tensor<T>& p, const philox::stream_position& pos, double tau, double eps) {
+  Tensor<double> z(p.shape());
+  for (index_t i = 0; i < p.numel(); ++i) {
+    const double g = philox::gumbel_at<double>(pos, static_cast<std::uint64_t>(i));
+    z[i] = (std::log(static_cast<double>(p[i]) + eps) + g) / tau;
+  }
+  return z;
+}
+
+// Two one-hot samples of the same logits z: pixels where they differ, pixels whose two
+// largest logits lie within `gap` (near ties, where rounding may pick either), and
+// differing pixels that are not near ties (never allowed).
+struct one_hot_comparison {
+  index_t differing = 0, near_ties = 0, differing_elsewhere = 0;
+};
+
+template <class T>
+one_hot_comparison compare_one_hots(const Tensor<T>& a, const Tensor<T>& b, const Tensor<double>& z, double gap) {
+  const Shape& s = z.shape();
+  one_hot_comparison result;
+  for (index_t n = 0; n < s.n(); ++n)
+    for (index_t h = 0; h < s.h(); ++h)
+      for (index_t w = 0; w < s.w(); ++w) {
+        double first = -INFINITY, second = -INFINITY;
+        bool differ = false;
+        for (index_t c = 0; c < s.c(); ++c) {
+          const double v = z(n, c, h, w);
+          if (v > first) {
+            second = first;
+            first = v;
+          } else if (v > second) {
+            second = v;
+          }
+          differ = differ || a(n, c, h, w) != b(n, c, h, w);
+        }
+        const bool near_tie = first - second <= gap;
+        result.differing += differ;
+        result.near_ties += near_tie;
+        result.differing_elsewhere += differ && !near_tie;
+      }
+  return result;
+}
+
+// Largest |a − b|, NaN matching NaN only (a NaN against a number counts as infinite).
+template <class T>
+double max_abs_difference(const Tensor<T>& a, const Tensor<T>& b) {
+  double worst = 0;
+  for (index_t i = 0; i < a.numel(); ++i) {
+    const bool nan_a = std::isnan(a[i]), nan_b = std::isnan(b[i]);
+    if (nan_a || nan_b) {
+      if (nan_a != nan_b) return INFINITY;
+      continue;
+    }
+    worst = std::max(worst, std::abs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
+  }
+  return worst;
+}
+
+double max_magnitude(const Tensor<float>& t) {
+  double m = 0;
+  for (index_t i = 0; i < t.numel(); ++i) m = std::max(m, std::abs(static_cast<double>(t[i])));
+  return m;
 }
 
 double chi_square_statistic(const std::vector<long>& observed, const std::vector<double>& probability) {
@@ -330,8 +402,16 @@ TEST_CASE("GumbelSoftmaxST draws Generator::gumbel's stream", "[gumbel][random]"
     twin_f.gumbel(noise_f);
     const auto ctx_f = sampler_f.forward(pf);
     const auto expected_f = reference_f.forward_with_noise(pf, noise_f);
-    CHECK(bitwise_equal(ctx_f.soft, expected_f.soft));
-    CHECK(bitwise_equal(ctx_f.output, expected_f.output));
+    if (kernels::gumbel_softmax_fast_path_active<float>()) {
+      // The vectorised path: the same uniforms, its own logarithms.
+      CHECK(max_abs_difference(ctx_f.soft, expected_f.soft) <= tolerance::gumbel_fast_soft);
+      const auto z = perturbed_logits(p, state.take(0), 0.7, 1e-5);
+      const auto one_hots = compare_one_hots(ctx_f.output, expected_f.output, z, tolerance::gumbel_fast_tie_gap);
+      CHECK(one_hots.differing_elsewhere == 0);
+    } else {
+      CHECK(bitwise_equal(ctx_f.soft, expected_f.soft));
+      CHECK(bitwise_equal(ctx_f.output, expected_f.output));
+    }
   }
 }
 
@@ -388,4 +468,232 @@ TEST_CASE("GumbelSoftmaxST refuses bad shapes and options before touching anythi
   CHECK_THROWS_AS(GumbelSoftmaxST<float>(Generator(0), {0.0}), sbgan::error);
   CHECK_THROWS_AS(GumbelSoftmaxST<float>(Generator(0), {1.0, -1e-5}), sbgan::error);
   CHECK_THROWS_AS(sampler.set_temperature(-1.0), sbgan::error);
+}
+
+// ---- The vectorised fast path against the scalar reference ---------------------------
+// Both are always callable (kernels::*_fast is the reference where the build has no
+// AVX-512), so these tests compare something real only where gumbel_softmax_has_fast_path.
+
+TEST_CASE("GumbelSoftmaxST fast path: Philox×16 gives philox::generate's words in stream order",
+          "[gumbel][simd]") {
+#if SBGAN_SIMD_AVX512
+  const std::uint64_t firsts[] = {0, 1, 6, 0xFFFFFFFFull - 5, 0xFFFFFFFFull - 15, 0x1234567890ull, ~0ull - 6};
+  Dice dice(5);
+  for (const std::uint64_t first : firsts) {
+    const std::uint64_t stream = static_cast<std::uint64_t>(dice(0, 1 << 30)) << 20, key = dice(0, 1 << 30) * 7919ull;
+    INFO("first counter " << first << ", stream " << stream << ", key " << key);
+    const simd::philox_words words = simd::philox16(first, stream, key);
+    __m512i ordered[4];
+    simd::stream_order(words, ordered);
+    alignas(64) std::uint32_t by_word[4][16], by_element[64];
+    for (int j = 0; j < 4; ++j) {
+      _mm512_store_si512(by_word[j], words.word[j]);
+      _mm512_store_si512(by_element + 16 * j, ordered[j]);
+    }
+    int wrong = 0;
+    for (int b = 0; b < 16; ++b) {
+      const philox::block expected = philox::generate(first + static_cast<std::uint64_t>(b), stream, key);
+      for (int w = 0; w < 4; ++w) wrong += by_word[w][b] != expected.v[w] || by_element[4 * b + w] != expected.v[w];
+    }
+    CHECK(wrong == 0);
+  }
+#else
+  WARN("no AVX-512 in this build: the Gumbel-softmax runs its scalar reference only");
+#endif
+}
+
+TEST_CASE("GumbelSoftmaxST fast path: simd::log16 and exp16 stay within their measured ulp", "[gumbel][simd]") {
+#if SBGAN_SIMD_AVX512
+  // Every 1009th float of the ranges simd_math.hpp measured exhaustively (log: every
+  // positive finite float; exp: [−104, 89]), against double precision. Error in units
+  // of the last place of the float nearest the exact value (2^-149 for subnormals).
+  const auto ulps = [](float got, double exact) {
+    const float nearest = static_cast<float>(exact);
+    const float magnitude = std::max(std::abs(nearest), std::numeric_limits<float>::min());
+    const double ulp = std::nextafter(magnitude, INFINITY) - magnitude;
+    return std::abs(static_cast<double>(got) - exact) / ulp;
+  };
+  const auto float_of = [](std::uint32_t bits) {
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    return f;
+  };
+  double worst_log = 0, worst_exp = 0;
+  alignas(64) float x[16], y[16];
+  for (std::uint32_t bits = 1; bits < 0x7F800000u; bits += 16 * 1009) {
+    for (std::uint32_t l = 0; l < 16; ++l) x[l] = float_of(std::min(bits + l * 1009, 0x7F7FFFFFu));
+    _mm512_store_ps(y, simd::log16(_mm512_load_ps(x)));
+    for (int l = 0; l < 16; ++l) worst_log = std::max(worst_log, ulps(y[l], std::log(static_cast<double>(x[l]))));
+  }
+  for (float start = -104.0f; start < 89.0f; start += 16 * 1009 * 1e-5f) {
+    for (int l = 0; l < 16; ++l) x[l] = start + static_cast<float>(l) * 1009e-5f;
+    _mm512_store_ps(y, simd::exp16(_mm512_load_ps(x)));
+    for (int l = 0; l < 16; ++l)
+      if (x[l] <= 88.72f) worst_exp = std::max(worst_exp, ulps(y[l], std::exp(static_cast<double>(x[l]))));
+  }
+  INFO("log16 " << worst_log << " ulp, exp16 " << worst_exp << " ulp");
+  CHECK(worst_log <= tolerance::simd_log_ulps);
+  CHECK(worst_exp <= tolerance::simd_exp_ulps);
+#else
+  WARN("no AVX-512 in this build: the Gumbel-softmax runs its scalar reference only");
+#endif
+}
+
+TEST_CASE("GumbelSoftmaxST fast path draws the reference's noise", "[gumbel][simd]") {
+#if SBGAN_SIMD_AVX512
+  // Runs of every length up to a tile, starting on and off a Philox block, at
+  // positions whose block offsets are not multiples of 4 (one carries into the
+  // counter's high word).
+  Dice dice(6);
+  double worst_exponential = 0, worst_gumbel = 0;
+  index_t inexact_uniforms = 0;
+  for (const std::uint64_t offset : {std::uint64_t{0}, std::uint64_t{5}, std::uint64_t{0xFFFFFFFFu - 2}}) {
+    const philox::stream_position pos{static_cast<std::uint64_t>(dice(1, 1 << 30)), 3, offset};
+    for (index_t count = 1; count <= kernels::gumbel_simd::tile; ++count) {
+      const auto first = static_cast<std::uint64_t>(dice(0, 1000));
+      __m512i words[kernels::gumbel_simd::vectors_per_tile];
+      kernels::gumbel_simd::run_words(pos, first, count, words);
+      alignas(64) float exponential[kernels::gumbel_simd::tile], gumbel[kernels::gumbel_simd::tile],
+          uniform[kernels::gumbel_simd::tile];
+      kernels::gumbel_simd::draw_exponential(pos, first, count, exponential);
+      for (index_t v = 0; v * 16 < count; ++v) {
+        _mm512_store_ps(uniform + 16 * v, simd::unit_open16(words[v]));
+        _mm512_store_ps(gumbel + 16 * v, simd::gumbel16(words[v]));
+      }
+      for (index_t i = 0; i < count; ++i) {
+        const std::uint64_t e = first + static_cast<std::uint64_t>(i);
+        inexact_uniforms += uniform[i] != philox::uniform_at<float>(pos, e);
+        const double exact = -std::log(philox::uniform_at<double>(pos, e));
+        worst_exponential = std::max(worst_exponential, std::abs(exponential[i] - exact) / exact);
+        const double g = philox::gumbel_at<float>(pos, e);
+        worst_gumbel = std::max(worst_gumbel, std::abs(gumbel[i] - g) / std::max(1.0, std::abs(g)));
+      }
+    }
+  }
+  INFO("exponential: max relative error " << worst_exponential << "; Gumbel: max |fast − reference| / max(1, |g|) "
+                                          << worst_gumbel);
+  CHECK(inexact_uniforms == 0);
+  CHECK(worst_exponential <= tolerance::gumbel_fast_exponential);
+  CHECK(worst_gumbel <= tolerance::gumbel_fast_noise);
+#else
+  WARN("no AVX-512 in this build: the Gumbel-softmax runs its scalar reference only");
+#endif
+}
+
+TEST_CASE("GumbelSoftmaxST fast forward matches the scalar reference", "[gumbel][simd]") {
+  // C = 1, 2, 35; planes not multiples of 16 or 64 (runs off the Philox blocks, partial
+  // tiles) and multiples of 16 (full tiles); N > 1; τ = 1 (the ratio form) and τ ≠ 1;
+  // ε = 0 with zero probabilities; one shape large enough for threads and one above
+  // gumbel_simd::stream_min_bytes (non-temporal stores; τ = 1 only, to keep it short).
+  const Shape shapes[] = {Shape{3, 1, 5, 7},    Shape{2, 2, 9, 13}, Shape{2, 35, 17, 19}, Shape{1, 35, 8, 8},
+                          Shape{2, 35, 16, 80}, Shape{3, 3, 1, 67}, Shape{4, 35, 33, 35}, Shape{2, 35, 256, 256}};
+  const double taus[] = {1.0, 0.5, 1.7};
+  Generator data(14);
+  double worst_soft = 0;
+  index_t pixels = 0, near_ties = 0, differing = 0;
+  int config = 0;
+  for (const Shape& shape : shapes)
+    for (const double tau : taus) {
+      if (shape.numel() > (index_t{1} << 22) && tau != 1.0) continue;
+      ++config;
+      const float eps = config % 3 == 0 ? 0.0f : 1e-5f;
+      Tensor<float> p = probabilities<float>(data, shape, 3.0f);
+      // With ε = 0, some zero probabilities (log 0 = −inf: never sampled), never channel 0.
+      const index_t plane = shape.h() * shape.w();
+      if (eps == 0.0f)
+        for (index_t i = 0; i < p.numel(); ++i) {
+          const index_t c = (i / plane) % shape.c();
+          if (c > 0 && (i % plane + 3 * c) % 7 == 0) p[i] = 0.0f;
+        }
+      Generator state(static_cast<std::uint64_t>(40 + config), 2);
+      state.set_offset(static_cast<std::uint64_t>(config) * 4 + 1 + (config % 2 ? 0xFFFFFFF0ull : 0));
+      const auto pos = state.take(0);
+      INFO(shape << ", tau " << tau << ", eps " << eps << ", offset " << pos.offset);
+      Tensor<float> soft, hard, soft_ref(shape), hard_ref(shape);
+      {
+        poison_scope poison;  // every output element must be written
+        soft = Tensor<float>(shape);
+        hard = Tensor<float>(shape);
+        kernels::gumbel_softmax_st_forward_fast(p, pos, static_cast<float>(tau), eps, soft, hard);
+      }
+      kernels::gumbel_softmax_st_forward_reference(p, pos, static_cast<float>(tau), eps, soft_ref, hard_ref);
+      REQUIRE(kernels::all_finite(soft));
+      CHECK(wrong_one_hot_pixels(hard, soft) == 0);
+      const double soft_err = max_abs_difference(soft, soft_ref);
+      worst_soft = std::max(worst_soft, soft_err);
+      CHECK(soft_err <= tolerance::gumbel_fast_soft);
+      const auto one_hots =
+          compare_one_hots(hard, hard_ref, perturbed_logits(p, pos, tau, eps), tolerance::gumbel_fast_tie_gap);
+      CHECK(one_hots.differing_elsewhere == 0);
+      pixels += shape.numel() / shape.c();
+      near_ties += one_hots.near_ties;
+      differing += one_hots.differing;
+    }
+  INFO("soft: max |fast − reference| " << worst_soft << "; one-hot: " << differing << " differing and " << near_ties
+                                        << " near-tie pixels of " << pixels);
+  CHECK(near_ties * 1000 <= pixels);  // the exemption stays tiny
+  CHECK(differing <= near_ties);
+}
+
+TEST_CASE("GumbelSoftmaxST fast backward matches the scalar reference", "[gumbel][simd]") {
+  Generator data(15);
+  for (const Shape& shape : {Shape{2, 35, 17, 19}, Shape{3, 2, 4, 16}, Shape{1, 1, 3, 5}, Shape{4, 35, 33, 35}})
+    for (const double tau : {1.0, 0.5}) {
+      INFO(shape << ", tau " << tau);
+      const Tensor<float> p = probabilities<float>(data, shape, 3.0f);
+      Tensor<float> soft(shape), hard(shape);
+      kernels::gumbel_softmax_st_forward_reference(p, data.take(0), static_cast<float>(tau), 1e-5f, soft, hard);
+      const Tensor<float> dy = data.normal<float>(shape);
+      const Tensor<float> dp_start = data.normal<float>(shape);
+      Tensor<float> dp = clone(dp_start), dp_ref = clone(dp_start);
+      kernels::gumbel_softmax_st_backward_fast(p, soft, dy, static_cast<float>(tau), 1e-5f, dp);
+      kernels::gumbel_softmax_st_backward_reference(p, soft, dy, static_cast<float>(tau), 1e-5f, dp_ref);
+      const double err = max_abs_difference(dp, dp_ref) / std::max(1.0, max_magnitude(dp_ref));
+      INFO("max |fast − reference| / max(1, max |reference|) = " << err);
+      CHECK(err <= tolerance::gumbel_fast_backward);
+    }
+}
+
+TEST_CASE("GumbelSoftmaxST fast path agrees with the reference on values outside the contract",
+          "[gumbel][simd]") {
+  // One pixel per case, K = 3, ε = 0: a negative, a NaN and an infinite probability make
+  // the whole pixel NaN (argmax channel 0); an all-zero pixel is NaN too; a single zero
+  // probability is a soft 0 and never the sample.
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const float cases[][3] = {{0.2f, -0.1f, 0.9f}, {0.3f, nan, 0.7f}, {nan, 0.5f, 0.5f}, {0.1f, inf, 0.2f},
+                            {0.0f, 0.0f, 0.0f},  {0.0f, 0.6f, 0.4f}, {0.5f, 0.5f, 0.0f}};
+  const index_t count = std::size(cases);
+  Tensor<float> p(Shape{1, 3, 1, count});
+  for (index_t w = 0; w < count; ++w)
+    for (index_t c = 0; c < 3; ++c) p(0, c, 0, w) = cases[w][c];
+  for (const float tau : {1.0f, 0.5f}) {
+    INFO("tau " << tau);
+    const philox::stream_position pos{3, 1, 9};
+    Tensor<float> soft(p.shape()), hard(p.shape()), soft_ref(p.shape()), hard_ref(p.shape());
+    kernels::gumbel_softmax_st_forward_fast(p, pos, tau, 0.0f, soft, hard);
+    kernels::gumbel_softmax_st_forward_reference(p, pos, tau, 0.0f, soft_ref, hard_ref);
+    for (index_t w = 0; w < count; ++w)
+      for (index_t c = 0; c < 3; ++c) {
+        INFO("case " << w << ", channel " << c << ": fast " << soft(0, c, 0, w) << ", reference "
+                     << soft_ref(0, c, 0, w));
+        CHECK(std::isnan(soft(0, c, 0, w)) == std::isnan(soft_ref(0, c, 0, w)));
+        CHECK(hard(0, c, 0, w) == hard_ref(0, c, 0, w));
+      }
+    CHECK(max_abs_difference(soft, soft_ref) <= tolerance::gumbel_fast_soft);
+  }
+}
+
+TEST_CASE("GumbelSoftmaxST runs the path SBGAN_REFERENCE_KERNELS selects", "[gumbel][simd]") {
+  // Float takes the fast path unless the switch is on; double always the reference.
+  Generator data(16);
+  const Tensor<float> p = probabilities<float>(data, Shape{2, 5, 6, 7});
+  const philox::stream_position pos{8, 0, 3};
+  Tensor<float> soft(p.shape()), hard(p.shape()), fast(p.shape()), reference(p.shape());
+  kernels::gumbel_softmax_st_forward(p, pos, 1.0f, 1e-5f, soft, hard);
+  kernels::gumbel_softmax_st_forward_fast(p, pos, 1.0f, 1e-5f, fast, hard);
+  kernels::gumbel_softmax_st_forward_reference(p, pos, 1.0f, 1e-5f, reference, hard);
+  const bool fast_expected = kernels::gumbel_softmax_has_fast_path<float> && !cpu_detail::reference_kernels_requested();
+  CHECK(kernels::gumbel_softmax_fast_path_active<float>() == fast_expected);
+  CHECK(bitwise_equal(soft, fast_expected ? fast : reference));
+  CHECK_FALSE(kernels::gumbel_softmax_has_fast_path<double>);
 }

@@ -14,11 +14,20 @@
 // The noise is either read from a tensor (to reproduce a reference exactly) or drawn in
 // the loop with the element-wise definition of Generator::gumbel (philox::to_gumbel of
 // word i % 4 of block offset + i / 4), keeping the block that neighbours share.
+//
+// This scalar code is the reference. Float tensors with Philox noise take the vectorised
+// fast path of gumbel_softmax_simd.hpp where the build targets AVX-512 (same uniforms,
+// results within tolerance::gumbel_fast_*), unless SBGAN_REFERENCE_KERNELS=1
+// (reference_kernels.hpp). The *_reference and *_fast functions name one path
+// explicitly, for tests and benchmarks.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
+#include "sbgan/backend/cpu/gumbel_softmax_simd.hpp"
 #include "sbgan/backend/cpu/parallel.hpp"
+#include "sbgan/backend/cpu/reference_kernels.hpp"
 #include "sbgan/core/philox.hpp"
 #include "sbgan/core/tensor.hpp"
 
@@ -141,15 +150,48 @@ void straight_through_forward(const Tensor<T, cpu>& p, MakeNoise make_noise, T t
 
 }  // namespace gumbel_detail
 
-// Forward with noise drawn from the Philox stream at `noise`: element i of the tensor
-// gets exactly the value Generator::gumbel would write at i for that position. The
-// caller advances its generator by philox::blocks_for_uniform(p.numel()) blocks.
+// Whether T has a vectorised fast path in this build, and whether it is in use.
+template <class T>
+inline constexpr bool gumbel_softmax_has_fast_path = SBGAN_SIMD_AVX512 && std::is_same_v<T, float>;
+template <class T>
+bool gumbel_softmax_fast_path_active() {
+  return gumbel_softmax_has_fast_path<T> && !cpu_detail::reference_kernels_requested();
+}
+
+// The scalar reference of the forward below: element i of the tensor gets exactly the
+// noise Generator::gumbel would write at i for that position.
+template <class T>
+void gumbel_softmax_st_forward_reference(const Tensor<T, cpu>& p, const philox::stream_position& noise, T tau, T eps,
+                                         Tensor<T, cpu>& soft, Tensor<T, cpu>& hard) {
+  gumbel_detail::straight_through_forward(
+      p, [&] { return gumbel_detail::philox_gumbel<T>(noise); }, tau, eps, soft, hard);
+}
+
+// The vectorised forward where T has one, the reference otherwise.
+template <class T>
+void gumbel_softmax_st_forward_fast(const Tensor<T, cpu>& p, const philox::stream_position& noise, T tau, T eps,
+                                    Tensor<T, cpu>& soft, Tensor<T, cpu>& hard) {
+#if SBGAN_SIMD_AVX512
+  if constexpr (gumbel_softmax_has_fast_path<T>) {
+    gumbel_simd::forward(p, noise, tau, eps, soft, hard);
+    return;
+  }
+#endif
+  gumbel_softmax_st_forward_reference(p, noise, tau, eps, soft, hard);
+}
+
+// Forward with noise drawn from the Philox stream at `noise`: element i uses the
+// uniform Generator::gumbel would use at i for that position (the reference path
+// reproduces its noise exactly, the fast path to its log's rounding). The caller
+// advances its generator by philox::blocks_for_uniform(p.numel()) blocks.
 // p, soft and hard share one shape [N, K, H, W].
 template <class T>
 void gumbel_softmax_st_forward(const Tensor<T, cpu>& p, const philox::stream_position& noise, T tau, T eps,
                                Tensor<T, cpu>& soft, Tensor<T, cpu>& hard) {
-  gumbel_detail::straight_through_forward(
-      p, [&] { return gumbel_detail::philox_gumbel<T>(noise); }, tau, eps, soft, hard);
+  if (gumbel_softmax_fast_path_active<T>())
+    gumbel_softmax_st_forward_fast(p, noise, tau, eps, soft, hard);
+  else
+    gumbel_softmax_st_forward_reference(p, noise, tau, eps, soft, hard);
 }
 
 // Forward with the noise given as a tensor of p's shape.
@@ -160,10 +202,10 @@ void gumbel_softmax_st_forward(const Tensor<T, cpu>& p, const Tensor<T, cpu>& no
       p, [&] { return gumbel_detail::given_noise<T>{noise.data()}; }, tau, eps, soft, hard);
 }
 
-// dp += soft ⊙ (dy − Σ_c soft·dy) / (τ·(p + ε)); the channel sum in double.
+// dp += soft ⊙ (dy − Σ_c soft·dy) / (τ·(p + ε)); the channel sum in double. The reference.
 template <class T>
-void gumbel_softmax_st_backward(const Tensor<T, cpu>& p, const Tensor<T, cpu>& soft, const Tensor<T, cpu>& dy, T tau,
-                                T eps, Tensor<T, cpu>& dp) {
+void gumbel_softmax_st_backward_reference(const Tensor<T, cpu>& p, const Tensor<T, cpu>& soft, const Tensor<T, cpu>& dy,
+                                          T tau, T eps, Tensor<T, cpu>& dp) {
   const gumbel_detail::tiling g(p.shape());
   const T *ps = p.data(), *ss = soft.data(), *gs = dy.data();
   T* ds = dp.data();
@@ -187,6 +229,30 @@ void gumbel_softmax_st_backward(const Tensor<T, cpu>& p, const Tensor<T, cpu>& s
         }
       },
       gumbel_detail::tile * g.channels * gumbel_detail::backward_cost);
+}
+
+// The vectorised backward where T has one (float sums), the reference otherwise.
+template <class T>
+void gumbel_softmax_st_backward_fast(const Tensor<T, cpu>& p, const Tensor<T, cpu>& soft, const Tensor<T, cpu>& dy,
+                                     T tau, T eps, Tensor<T, cpu>& dp) {
+#if SBGAN_SIMD_AVX512
+  if constexpr (gumbel_softmax_has_fast_path<T>) {
+    gumbel_simd::backward(p, soft, dy, tau, eps, dp);
+    return;
+  }
+#endif
+  gumbel_softmax_st_backward_reference(p, soft, dy, tau, eps, dp);
+}
+
+// dp += soft ⊙ (dy − Σ_c soft·dy) / (τ·(p + ε)): the gradient of ⟨soft, dy⟩ with the
+// noise held fixed.
+template <class T>
+void gumbel_softmax_st_backward(const Tensor<T, cpu>& p, const Tensor<T, cpu>& soft, const Tensor<T, cpu>& dy, T tau,
+                                T eps, Tensor<T, cpu>& dp) {
+  if (gumbel_softmax_fast_path_active<T>())
+    gumbel_softmax_st_backward_fast(p, soft, dy, tau, eps, dp);
+  else
+    gumbel_softmax_st_backward_reference(p, soft, dy, tau, eps, dp);
 }
 
 // hard = one-hot(argmax_c x), ties to the first index, NaN as the maximum (torch.argmax).
