@@ -441,6 +441,31 @@ TEST_CASE("CUDA SPADE modulation matches the CPU, forward and backward", "[gpu]"
   }
 }
 
+TEST_CASE("CUDA SPADE modulation fused with the leaky ReLU matches the CPU, forward and backward", "[gpu]") {
+  REQUIRE_GPU_OR_SKIP();
+  for (const Shape& s : {odd_shape, large_shape}) {
+    INFO("shape " << s);
+    const auto x = random_pair(150, s), gamma = random_pair(151, s), beta = random_pair(152, s);
+    const auto dy = random_pair(153, s);
+    auto out = uninitialized_pair(s), dx = random_pair(154, s), dgamma = random_pair(155, s);
+    auto dbeta = random_pair(156, s);
+    on_both([](auto& n, auto& g, auto& b, auto& o) { kernels::modulate_leaky_relu(n, g, b, 0.2f, o); }, x, gamma,
+            beta, out);
+    require_parity("modulate_leaky_relu", out, elementwise);
+    // The backward reads its mask off the output's sign: both get the CPU's output, so
+    // an a within an ulp of 0 (where the device may contract to an FMA) can't flip it.
+    auto stored = on_both_backends(out.host);
+    on_both(
+        [](auto& n, auto& g, auto& o, auto& gy, auto& d, auto& dg, auto& db) {
+          kernels::modulate_leaky_relu_backward(n, g, o, gy, 0.2f, d, dg, db);
+        },
+        x, gamma, stored, dy, dx, dgamma, dbeta);
+    require_parity("modulate_leaky_relu_backward d_normalized", dx, elementwise);
+    require_parity("modulate_leaky_relu_backward d_gamma", dgamma, elementwise);
+    require_parity("modulate_leaky_relu_backward d_beta", dbeta, elementwise);
+  }
+}
+
 TEST_CASE("CUDA L1 distance matches the CPU: the sum over many blocks, and sign(0) = 0 in the gradient", "[gpu]") {
   REQUIRE_GPU_OR_SKIP();
   for (const Shape& s : {odd_shape, large_shape}) {

@@ -3,6 +3,8 @@
 // poisoned outputs, a detached layout), the reference's state-dict names, errors,
 // and PyTorch's results (tools/golden/spade.py) in float and double.
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -10,6 +12,7 @@
 #include <sbgan/blocks/spade_resblock.hpp>
 #include <sbgan/layers/batch_norm.hpp>
 #include <sbgan/layers/instance_norm.hpp>
+#include <sbgan/layers/leaky_relu.hpp>
 #include <sbgan/testing/layer_checker.hpp>
 #include <sbgan/testing/tolerances.hpp>
 
@@ -265,6 +268,108 @@ TEST_CASE("SpadeNorm names its state as the reference's state dict", "[spade]") 
   std::size_t instance_buffers = 0;
   instance.visit_buffers([&](std::string_view, auto&) { ++instance_buffers; });
   CHECK(instance_buffers == 0);
+}
+
+// --- SpadeNorm fused with the leaky ReLU ----------------------------------------
+
+TEMPLATE_TEST_CASE("Fused modulation + leaky ReLU equals modulate then leaky_relu, pre-activations at 0 included",
+                   "[spade][kernels]", float, double) {
+  using T = TestType;
+  Generator g(1200);
+  const Shape s{2, 3, 5, 7};
+  Tensor<T> x = g.normal<T>(s), gamma = g.normal<T>(s), beta = g.normal<T>(s), dy = g.normal<T>(s);
+  // Pre-activations exactly at the kink: +0 from x̂·(1+γ) cancelling β, +0 and −0
+  // from γ = −1 (which zeroes x̂'s term), and a zero output gradient.
+  const auto set = [&](index_t i, T xi, T gi, T bi) { x[i] = xi, gamma[i] = gi, beta[i] = bi; };
+  set(0, T(1), T(1), T(-2));
+  set(1, T(-3), T(-1), T(-0.0));
+  set(2, T(0), T(0.5), T(0));
+  set(3, T(-1), T(-1), T(0));
+  dy[4] = T(0);
+  for (const T slope : {T(0.2), T(0)}) {
+    INFO("slope " << slope);
+    Tensor<T> pre(s), unfused(s), fused(s);
+    kernels::modulate(x, gamma, beta, pre);
+    kernels::leaky_relu_forward(pre, slope, unfused);
+    kernels::modulate_leaky_relu(x, gamma, beta, slope, fused);
+    CHECK(pre[0] == T(0));
+    CHECK(std::signbit(pre[1]));
+    index_t negative = 0;
+    for (index_t i = 0; i < pre.numel(); ++i) negative += pre[i] < T(0);
+    CHECK(negative > 0);
+    // The same expressions in the same order: the very same bits, signed zeros too.
+    CHECK(std::memcmp(fused.data(), unfused.data(), sizeof(T) * static_cast<std::size_t>(s.numel())) == 0);
+
+    Tensor<T> d_pre = zeros<T>(s), dx(s), dgamma(s);
+    kernels::leaky_relu_backward(pre, dy, slope, d_pre);
+    kernels::modulate_backward(x, gamma, d_pre, dx, dgamma);
+    Tensor<T> fused_dx(s), fused_dgamma(s), fused_dbeta(s);
+    kernels::modulate_leaky_relu_backward(x, gamma, fused, dy, slope, fused_dx, fused_dgamma, fused_dbeta);
+    // Exact equality: the masks agree (out > 0 ⇔ a > 0 for slope ≥ 0), and == lets
+    // through only the sign of a zero, which the unfused pass loses to its 0 + g.
+    for (index_t i = 0; i < s.numel(); ++i) {
+      INFO("element " << i << ", a = " << pre[i]);
+      REQUIRE(fused_dbeta[i] == d_pre[i]);
+      REQUIRE(fused_dx[i] == dx[i]);
+      REQUIRE(fused_dgamma[i] == dgamma[i]);
+    }
+  }
+  Tensor<T> out(s), d1(s), d2(s), d3(s);
+  CHECK_THROWS_AS(kernels::modulate_leaky_relu(x, gamma, beta, T(-0.2), out), error);
+  CHECK_THROWS_AS(kernels::modulate_leaky_relu_backward(x, gamma, out, dy, T(-0.2), d1, d2, d3), error);
+}
+
+TEST_CASE("SpadeNorm with the fused leaky ReLU passes the finite-difference check", "[checker][spade]") {
+  Dice dice(37);
+  for (int i = 0; i < 3; ++i) {
+    Generator g(static_cast<std::uint64_t>(40 + i));
+    SpadeNormOptions o{dice(1, 3), dice(1, 3), dice(1, 4), 3};
+    o.leaky_relu_slope = 0.2;
+    const index_t n = dice(1, 2), h = dice(2, 5), w = dice(2, 5);
+    const Shape x{n, o.channels, h, w}, seg{n, o.label_channels, dice(1, 2 * h), dice(1, 2 * w)};
+    SpadeNorm<BatchNorm<double>> batch(o, g);
+    require_checked(batch, x, seg, static_cast<std::uint64_t>(1200 + i));
+    SpadeNorm<InstanceNorm<double>> instance(o, g);
+    require_checked(instance, x, seg, static_cast<std::uint64_t>(1210 + i));
+  }
+}
+
+TEMPLATE_TEST_CASE("SpadeNorm with the fused leaky ReLU equals SpadeNorm then LeakyReLU", "[spade]", float, double) {
+  using T = TestType;
+  SpadeNormOptions o{4, 3, 5};
+  Generator init_plain(7), init_fused(7);
+  SpadeNorm<BatchNorm<T>> plain(o, init_plain);
+  o.leaky_relu_slope = 0.2;
+  SpadeNorm<BatchNorm<T>> fused(o, init_fused);
+  LeakyReLU<T> activation(static_cast<T>(0.2));
+  Generator g(8);
+  const Shape xs{2, 4, 6, 5}, segs{2, 3, 3, 5};
+  const Tensor<T> x = g.normal<T>(xs), seg = g.normal<T>(segs), dy = g.normal<T>(xs);
+
+  const auto plain_ctx = plain.forward(x, seg);
+  const auto act_ctx = activation.forward(plain_ctx.output);
+  const auto fused_ctx = fused.forward(x, seg);
+  const auto bytes = sizeof(T) * static_cast<std::size_t>(xs.numel());
+  REQUIRE(std::memcmp(fused_ctx.output.data(), act_ctx.output.data(), bytes) == 0);
+
+  Tensor<T> d_plain_out = zeros<T>(xs), dx_plain = zeros<T>(xs), dseg_plain = zeros<T>(segs);
+  activation.backward(act_ctx, dy, d_plain_out, ParamGrads::accumulate);
+  plain.backward(plain_ctx, d_plain_out, dx_plain, dseg_plain, ParamGrads::accumulate);
+  Tensor<T> dx_fused = zeros<T>(xs), dseg_fused = zeros<T>(segs);
+  fused.backward(fused_ctx, dy, dx_fused, dseg_fused, ParamGrads::accumulate);
+  // The same arithmetic in the same order: equal values (== ignores a zero's sign).
+  for (index_t i = 0; i < xs.numel(); ++i) REQUIRE(dx_fused[i] == dx_plain[i]);
+  for (index_t i = 0; i < segs.numel(); ++i) REQUIRE(dseg_fused[i] == dseg_plain[i]);
+  std::vector<const Parameter<T>*> plain_params, fused_params;
+  plain.visit_parameters([&](std::string_view, Parameter<T>& p) { plain_params.push_back(&p); });
+  fused.visit_parameters([&](std::string_view, Parameter<T>& p) { fused_params.push_back(&p); });
+  REQUIRE(plain_params.size() == fused_params.size());
+  for (std::size_t k = 0; k < plain_params.size(); ++k)
+    for (index_t i = 0; i < plain_params[k]->grad.numel(); ++i)
+      REQUIRE(fused_params[k]->grad[i] == plain_params[k]->grad[i]);
+
+  o.leaky_relu_slope = -0.2;
+  CHECK_THROWS_AS(SpadeNorm<BatchNorm<T>>(o, g), error);
 }
 
 // --- SpadeResBlock ---------------------------------------------------------------

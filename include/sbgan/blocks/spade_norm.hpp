@@ -8,13 +8,18 @@
 //   a     = ReLU(mlp_shared(s))          3×3 conv, label_channels → hidden (128)
 //   γ, β  = mlp_gamma(a), mlp_beta(a)    3×3 convs, hidden → channels
 //   out   = x̂·(1 + γ) + β
-// The convs have biases and no spectral norm, as in the reference.
+//   out   = LReLU(x̂·(1 + γ) + β)       with leaky_relu_slope set
+// The convs have biases and no spectral norm, as in the reference. The optional
+// leaky ReLU is the one SpadeResBlock applies after norm_0 and norm_1, fused into
+// the modulation pass (bit-identical to a separate LeakyReLU; it has no state).
 //
 // Two inputs, so not a Layer: forward(x, segmap) and backward(ctx, dy, dx, dsegmap,
 // grads), which adds into dx and dsegmap (and the parameter grads). The overload
 // without dsegmap holds the layout constant (a detached layout) and skips its
 // gradient. Names as the reference's state dict: "mlp_shared.0.weight",
 // "mlp_gamma.bias", ...; the norm's buffers are "param_free_norm.running_mean", ...
+#include <cmath>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,6 +38,7 @@ struct SpadeNormOptions {
   index_t label_channels = 0;  // of the layout (label_nc)
   index_t hidden = 128;        // nhidden, fixed at 128 in the reference
   index_t kernel = 3;          // the "3x3" of 'spadesyncbatch3x3'
+  std::optional<double> leaky_relu_slope = std::nullopt;  // ends with a fused LReLU of this slope (≥ 0)
 };
 
 template <Layer Norm>
@@ -80,7 +86,10 @@ class SpadeNorm {
     ctx.gamma = mlp_gamma_.forward(ctx.shared.output);
     ctx.beta = mlp_beta_.forward(ctx.shared.output);
     ctx.output = tensor(x.shape());
-    kernels::modulate(ctx.norm.output, ctx.gamma.output, ctx.beta.output, ctx.output);
+    if (options_.leaky_relu_slope)
+      kernels::modulate_leaky_relu(ctx.norm.output, ctx.gamma.output, ctx.beta.output, slope(), ctx.output);
+    else
+      kernels::modulate(ctx.norm.output, ctx.gamma.output, ctx.beta.output, ctx.output);
     return ctx;
   }
 
@@ -111,13 +120,18 @@ class SpadeNorm {
 
   [[nodiscard]] std::string describe() const {
     return "SpadeNorm(" + norm_.describe() + ", layout " + std::to_string(options_.label_channels) + ", hidden " +
-           std::to_string(options_.hidden) + ")";
+           std::to_string(options_.hidden) +
+           (options_.leaky_relu_slope ? ", leaky ReLU " + std::to_string(*options_.leaky_relu_slope) : "") + ")";
   }
 
  private:
   static const SpadeNormOptions& checked(const SpadeNormOptions& o) {
     if (o.channels <= 0 || o.label_channels <= 0 || o.hidden <= 0 || o.kernel <= 0 || o.kernel % 2 == 0)
       throw error("SpadeNorm: channel counts must be positive and the kernel odd");
+    // The fused backward reads the leaky ReLU's mask off the output's sign, which a
+    // negative slope would flip.
+    if (o.leaky_relu_slope && !(*o.leaky_relu_slope >= 0.0 && std::isfinite(*o.leaky_relu_slope)))
+      throw error("SpadeNorm: the leaky ReLU slope must be finite and non-negative");
     return o;
   }
 
@@ -143,14 +157,26 @@ class SpadeNorm {
     return s;
   }
 
+  // Converted as LeakyReLU<T, B>(static_cast<T>(slope)) would, for bit-identical results.
+  [[nodiscard]] T slope() const { return static_cast<T>(*options_.leaky_relu_slope); }
+
   void propagate(const context& ctx, const tensor& dy, tensor& dx, tensor* dsegmap, ParamGrads grads) {
     tensor d_normalized(dy.shape()), d_gamma(dy.shape());
-    kernels::modulate_backward(ctx.norm.output, ctx.gamma.output, dy, d_normalized, d_gamma);
+    // Without the activation dβ is dy itself; with it, the masked dy, materialised.
+    std::optional<tensor> d_pre_activation;
+    if (options_.leaky_relu_slope) {
+      d_pre_activation.emplace(dy.shape());
+      kernels::modulate_leaky_relu_backward(ctx.norm.output, ctx.gamma.output, ctx.output, dy, slope(), d_normalized,
+                                            d_gamma, *d_pre_activation);
+    } else {
+      kernels::modulate_backward(ctx.norm.output, ctx.gamma.output, dy, d_normalized, d_gamma);
+    }
+    const tensor& d_beta = d_pre_activation ? *d_pre_activation : dy;
     // The γ/β branch matters only for the parameters and the layout.
     if (grads == ParamGrads::accumulate || dsegmap) {
       tensor d_hidden = zeros<T, B>(ctx.shared.output.shape());
       mlp_gamma_.backward(ctx.gamma, d_gamma, d_hidden, grads);
-      mlp_beta_.backward(ctx.beta, dy, d_hidden, grads);
+      mlp_beta_.backward(ctx.beta, d_beta, d_hidden, grads);
       const Shape resized = ctx.shared.input_shape;
       if (dsegmap && resized == ctx.segmap_shape) {
         mlp_shared_.backward(ctx.shared, d_hidden, *dsegmap, grads);

@@ -8,7 +8,8 @@
 //   h    = conv_0(LReLU(norm_0(x, seg)))     3×3 pad 1, fin → fmid
 //   h    = conv_1(LReLU(norm_1(h, seg)))     3×3 pad 1, fmid → fout
 //   out  = x_s + h
-// conv_0, conv_1 and conv_s are spectrally normalized; LReLU has slope 0.2.
+// conv_0, conv_1 and conv_s are spectrally normalized; LReLU has slope 0.2 and is
+// fused into norm_0's and norm_1's modulation pass (SpadeNormOptions::leaky_relu_slope).
 //
 // detach_layout reproduces the SB-GAN fork, which hands every block seg.detach():
 // no gradient reaches the layout and backward leaves dsegmap untouched. Otherwise
@@ -28,7 +29,6 @@
 #include "sbgan/core/generator.hpp"
 #include "sbgan/layers/concept.hpp"
 #include "sbgan/layers/conv2d.hpp"
-#include "sbgan/layers/leaky_relu.hpp"
 #include "sbgan/layers/spectral_norm.hpp"
 
 namespace sbgan {
@@ -53,14 +53,12 @@ class SpadeResBlock {
   using tensor = Tensor<T, B>;
   using Spade = SpadeNorm<Norm>;
   using Conv = SpectralNorm<Conv2d<T, B>>;
-  using Activation = LeakyReLU<T, B>;
 
   struct context {
     Shape segmap_shape;
     std::optional<typename Spade::context> norm_s;
     std::optional<typename Conv::context> conv_s;
-    typename Spade::context norm_0, norm_1;
-    typename Activation::context act_0, act_1;
+    typename Spade::context norm_0, norm_1;  // outputs after the leaky ReLU
     typename Conv::context conv_0, conv_1;
     tensor input;
     tensor output;
@@ -70,13 +68,12 @@ class SpadeResBlock {
       : options_(checked(options)),
         conv_0_(Conv2d<T, B>({options.in_channels, middle(), 3, 1, 1}, init), init, options.spectral),
         conv_1_(Conv2d<T, B>({middle(), options.out_channels, 3, 1, 1}, init), init, options.spectral),
-        norm_0_(spade_options(options.in_channels), init),
-        norm_1_(spade_options(middle()), init),
-        activation_(static_cast<T>(options.negative_slope)) {
+        norm_0_(spade_options(options.in_channels, options.negative_slope), init),
+        norm_1_(spade_options(middle(), options.negative_slope), init) {
     if (learned_shortcut()) {
       conv_s_.emplace(Conv2d<T, B>({options.in_channels, options.out_channels, 1, 1, 0, false}, init), init,
                       options.spectral);
-      norm_s_.emplace(spade_options(options.in_channels), init);
+      norm_s_.emplace(spade_options(options.in_channels, std::nullopt), init);
     }
   }
 
@@ -120,11 +117,9 @@ class SpadeResBlock {
       ctx.conv_s = conv_s_->forward(ctx.norm_s->output);
     }
     ctx.norm_0 = norm_0_.forward(x, segmap);
-    ctx.act_0 = activation_.forward(ctx.norm_0.output);
-    ctx.conv_0 = conv_0_.forward(ctx.act_0.output);
+    ctx.conv_0 = conv_0_.forward(ctx.norm_0.output);
     ctx.norm_1 = norm_1_.forward(ctx.conv_0.output, segmap);
-    ctx.act_1 = activation_.forward(ctx.norm_1.output);
-    ctx.conv_1 = conv_1_.forward(ctx.act_1.output);
+    ctx.conv_1 = conv_1_.forward(ctx.norm_1.output);
     ctx.output = tensor(ctx.conv_1.output.shape());
     kernels::add(learned_shortcut() ? ctx.conv_s->output : x, ctx.conv_1.output, ctx.output);
     return ctx;
@@ -169,8 +164,9 @@ class SpadeResBlock {
     return o;
   }
 
-  SpadeNormOptions spade_options(index_t channels) const {
-    return {channels, options_.label_channels, options_.hidden, 3};
+  // The shortcut's norm has no activation after it; the main path's end with the LReLU.
+  SpadeNormOptions spade_options(index_t channels, std::optional<double> leaky_relu_slope) const {
+    return {channels, options_.label_channels, options_.hidden, 3, leaky_relu_slope};
   }
 
   // The sub-modules in the reference's registration order, with their prefixes.
@@ -199,16 +195,12 @@ class SpadeResBlock {
 
   void propagate(const context& ctx, const tensor& dy, tensor& dx, tensor* dsegmap, ParamGrads grads) {
     // Main path, from the output back to x.
-    tensor d_act1 = zeros<T, B>(ctx.act_1.output.shape());
-    conv_1_.backward(ctx.conv_1, dy, d_act1, grads);
     tensor d_norm1 = zeros<T, B>(ctx.norm_1.output.shape());
-    activation_.backward(ctx.act_1, d_act1, d_norm1, grads);
+    conv_1_.backward(ctx.conv_1, dy, d_norm1, grads);
     tensor d_conv0 = zeros<T, B>(ctx.conv_0.output.shape());
     spade_backward(norm_1_, ctx.norm_1, d_norm1, d_conv0, dsegmap, grads);
-    tensor d_act0 = zeros<T, B>(ctx.act_0.output.shape());
-    conv_0_.backward(ctx.conv_0, d_conv0, d_act0, grads);
     tensor d_norm0 = zeros<T, B>(ctx.norm_0.output.shape());
-    activation_.backward(ctx.act_0, d_act0, d_norm0, grads);
+    conv_0_.backward(ctx.conv_0, d_conv0, d_norm0, grads);
     spade_backward(norm_0_, ctx.norm_0, d_norm0, dx, dsegmap, grads);
     // Shortcut.
     if (learned_shortcut()) {
@@ -227,7 +219,6 @@ class SpadeResBlock {
   Spade norm_0_;
   Spade norm_1_;
   std::optional<Spade> norm_s_;
-  Activation activation_;
 };
 
 }  // namespace sbgan
