@@ -18,7 +18,7 @@
 // (docs/architecture.md): the aggregate first, then the shared bench helpers.
 #include <sbgan/backend/kernels.hpp>
 
-#include "bench_common.hpp"
+#include "bench_w9.hpp"
 
 #include <cstdio>
 
@@ -165,39 +165,11 @@ void W7_fwd_bwd(benchmark::State& state) {
   set_device_memory(state);
 }
 
-// ---- W9 (config and FLOP model as bench_sbgan.cpp's) -------------------------------
-
-SBGanConfig w9_config() {
-  SBGanConfig c = SBGanConfig::cityscapes();
-  c.name = "bench_w9";
-  c.height = 128;
-  c.width = 256;
-  c.layout_gan.max_resolution = 128;
-  c.layout_gan.batch = {16, 16, 16, 16, 16, 4};
-  c.end2end.layout_resolution = 128;  // scaling 1
-  c.end2end.batch = 1;
-  c.validate();
-  return c;
-}
+// ---- W9 (config and FLOP model in bench_w9.hpp) --------------------------------------
 
 using Model = SBGAN<SBGanTraits<float, cuda, PixelNormForm::official, SpadeNormKind::batch>>;
 using Stage = EndToEndStage<Model::layout_generator_type, Model::layout_critic_type, Model::image_generator_type,
                             Model::discriminator_type>;
-
-double w9_flops(const SBGanConfig& c) {
-  const index_t k = c.classes, h = c.height, w = c.width;
-  const auto channels = c.layout_gan.channels();
-  const double g_sb = progan_generator_flops(1, c.layout_gan.latent, channels, k, 4, c.aspect());
-  const double d_sb = progan_critic_flops(1, k, channels, 4, c.aspect(), c.layout_gan.minibatch_stddev_group > 0);
-  const double spade = spade_generator_flops(1, k, c.spade.nf, c.spade.hidden, h, w,
-                                             spade_upsampling_count(c.spade.upsampling));
-  const auto p = c.patch_options(k + 3);
-  const double d_spade = multiscale_discriminator_flops(2, k + 3, p.ndf, p.layers, p.last_inner_stride_one,
-                                                        c.spade.discriminator_scales, h, w);
-  const double d2 = multiscale_discriminator_flops(2, 3, p.ndf, p.layers, p.last_inner_stride_one,
-                                                   c.spade.discriminator_scales, h, w);
-  return 4 * g_sb + 14 * d_sb + 8 * spade + 5 * d_spade + 5 * d2;
-}
 
 void W9_iteration(benchmark::State& state) {
   const SBGanConfig c = w9_config();

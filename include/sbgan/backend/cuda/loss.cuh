@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sbgan/backend/cuda/check.hpp"
+#include "sbgan/backend/cuda/elementwise.cuh"  // cuda_detail::same_size
 #include "sbgan/backend/cuda/group_reduce.cuh"
 #include "sbgan/backend/cuda/launch.cuh"
 #include "sbgan/backend/cuda/reduce.cuh"
@@ -20,13 +21,6 @@
 namespace sbgan::kernels {
 
 namespace loss_cuda {
-
-template <class T>
-void same_size(const char* kernel, const Tensor<T, cuda>& a, const Tensor<T, cuda>& b) {
-  if (a.numel() != b.numel())
-    throw shape_error(std::string(kernel) + ": operands differ in size, " + a.shape().str() + " vs " +
-                      b.shape().str());
-}
 
 template <class T>
 void per_sample_operand(const char* kernel, const Tensor<T, cuda>& x, index_t samples) {
@@ -42,7 +36,7 @@ void per_sample_operand(const char* kernel, const Tensor<T, cuda>& x, index_t sa
 // written in the same sweep that sums the margins.
 template <class T>
 double hinge_sum(const Tensor<T, cuda>& d, T s, T scale, Tensor<T, cuda>& grad) {
-  loss_cuda::same_size("hinge_sum", d, grad);
+  cuda_detail::same_size("hinge_sum", d, grad);
   const T* ds = d.data();
   T* g = grad.data();
   const T full = scale * s, half = full / T(2);
@@ -61,8 +55,8 @@ double hinge_sum(const Tensor<T, cuda>& d, T s, T scale, Tensor<T, cuda>& grad) 
 template <class T>
 void per_sample_lerp(const Tensor<T, cuda>& a, const Tensor<T, cuda>& b, const Tensor<T, cuda>& alpha,
                      Tensor<T, cuda>& out) {
-  loss_cuda::same_size("per_sample_lerp", a, b);
-  loss_cuda::same_size("per_sample_lerp", a, out);
+  cuda_detail::same_size("per_sample_lerp", a, b);
+  cuda_detail::same_size("per_sample_lerp", a, out);
   const index_t n = a.shape().n(), per = a.shape().per_sample();
   loss_cuda::per_sample_operand("per_sample_lerp weights", alpha, n);
   const T *as = a.data(), *bs = b.data(), *al = alpha.data();
@@ -80,8 +74,8 @@ void per_sample_lerp_backward(const Tensor<T, cuda>& dout, const Tensor<T, cuda>
                               Tensor<T, cuda>& db) {
   const index_t n = dout.shape().n(), per = dout.shape().per_sample();
   loss_cuda::per_sample_operand("per_sample_lerp_backward weights", alpha, n);
-  if (!da.empty()) loss_cuda::same_size("per_sample_lerp_backward", dout, da);
-  if (!db.empty()) loss_cuda::same_size("per_sample_lerp_backward", dout, db);
+  if (!da.empty()) cuda_detail::same_size("per_sample_lerp_backward", dout, da);
+  if (!db.empty()) cuda_detail::same_size("per_sample_lerp_backward", dout, db);
   const T *d = dout.data(), *al = alpha.data();
   T *pa = da.data(), *pb = db.data();
   cuda_detail::launch(dout.numel(), [=] __device__(index_t i) {
@@ -117,7 +111,7 @@ std::vector<double> per_sample_squared_norms(const Tensor<T, cuda>& x) {
 // are copied to the device first.
 template <class T>
 void per_sample_axpy(std::span<const double> c, const Tensor<T, cuda>& x, Tensor<T, cuda>& y) {
-  loss_cuda::same_size("per_sample_axpy", x, y);
+  cuda_detail::same_size("per_sample_axpy", x, y);
   const index_t n = x.shape().n(), per = x.shape().per_sample();
   if (static_cast<index_t>(c.size()) != n)
     throw shape_error("per_sample_axpy: " + std::to_string(c.size()) + " coefficients for " + std::to_string(n) +
