@@ -3,6 +3,8 @@
 // covers them again in test_golden.cpp).
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <random>
+#include <vector>
 #include <sbgan/sbgan.hpp>
 #if defined(_OPENMP)
 #include <omp.h>
@@ -163,6 +165,9 @@ TEST_CASE("convolution kernels agree with the direct definition", "[kernels][con
   Generator g(3);
   const Window2d windows[] = {Window2d::square(3, 1, 1), Window2d::square(1), Window2d::square(4, 2, 1),
                               Window2d{3, 2, 2, 1, 0, 1}, Window2d::square(5, 3, 2)};
+  using kernels::conv_cpu::Gemm;
+  const Gemm gemm = GENERATE(Gemm::blocked, Gemm::eigen);
+  INFO((gemm == Gemm::blocked ? "blocked GEMM" : "Eigen GEMM"));
   for (const auto& win : windows) {
     INFO(win.str());
     const auto x = g.normal<double>(Shape{2, 3, 9, 8});
@@ -171,20 +176,159 @@ TEST_CASE("convolution kernels agree with the direct definition", "[kernels][con
     const auto expected = direct_conv(x, w, &b, win);
     poison_scope poison;
     Tensor<double> y(expected.shape());
-    kernels::conv2d_forward(x, w, &b, win, y);
+    kernels::conv_cpu::forward(gemm, x, w, &b, win, y);
     CHECK(max_abs_diff(y, expected) < 1e-12);
     // Adjointness: ⟨conv(x), dy⟩ = ⟨x, convᵀ(dy)⟩ = ⟨w, weight-grad(x, dy)⟩.
     const auto dy = g.normal<double>(expected.shape());
     auto dx = zeros<double>(x.shape());
-    kernels::conv2d_backward_data(dy, w, win, dx);
+    kernels::conv_cpu::backward_data(gemm, dy, w, win, dx);
     auto dw = zeros<double>(w.shape());
     auto db = zeros<double>(b.shape());
-    kernels::conv2d_backward_weights(x, dy, win, dw, &db);
+    kernels::conv_cpu::backward_weights(gemm, x, dy, win, dw, &db);
     const auto y_nobias = direct_conv(x, w, nullptr, win);
     const double lhs = kernels::dot(y_nobias, dy);
     CHECK(kernels::dot(x, dx) == Approx(lhs).epsilon(1e-12));
     CHECK(kernels::dot(w, dw) == Approx(lhs).epsilon(1e-12));
     CHECK(kernels::sum(db) == Approx(kernels::sum(dy)).epsilon(1e-12));
+    auto dx_eigen = zeros<double>(x.shape());
+    kernels::conv_cpu::backward_data(Gemm::eigen, dy, w, win, dx_eigen);
+    auto dw_eigen = zeros<double>(w.shape());
+    kernels::conv_cpu::backward_weights(Gemm::eigen, x, dy, win, dw_eigen, static_cast<Tensor<double>*>(nullptr));
+    CHECK(max_abs_diff(dx, dx_eigen) < 1e-12);
+    CHECK(max_abs_diff(dw, dw_eigen) < 1e-12);
+  }
+}
+
+// The blocked GEMM against a double-precision product: every edge of the register
+// tile (m, n not multiples of MR, NR), several KC slices, MC row blocks and NC column
+// blocks, both split directions of the threads, assign and accumulate, float and double.
+TEST_CASE("the blocked GEMM agrees with a double-precision product on every edge shape", "[kernels][gemm]") {
+  namespace gm = cpu_detail::gemm;
+  struct Size {
+    index_t m, n, k;
+  };
+  const index_t MR = gm::Tile<float>::rows, NR = gm::Tile<float>::cols, KC = gm::Blocking<float>::kc;
+  const Size sizes[] = {{1, 1, 1},          {MR, NR, 1},        {MR + 1, NR - 1, 7},
+                        {3, 2 * NR + 5, KC + 3}, {gm::Blocking<float>::mc + 5, 40, 2 * KC + 1},
+                        {9, gm::Blocking<float>::nc + NR + 3, 20}, {700, 3, 300}};
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> uniform(-1, 1);
+  for (const auto& [m, n, k] : sizes) {
+    for (bool accumulate : {false, true}) {
+      INFO("m " << m << ", n " << n << ", k " << k << (accumulate ? ", accumulate" : ", assign"));
+      std::vector<double> a(static_cast<std::size_t>(m * k)), b(static_cast<std::size_t>(k * n)),
+          c0(static_cast<std::size_t>(m * n));
+      for (auto* v : {&a, &b, &c0})
+        for (auto& e : *v) e = uniform(rng);
+      // A read transposed and B read transposed too, to cover all four packers.
+      std::vector<double> at(a.size()), bt(b.size());
+      for (index_t i = 0; i < m; ++i)
+        for (index_t p = 0; p < k; ++p) at[p * m + i] = a[i * k + p];
+      for (index_t p = 0; p < k; ++p)
+        for (index_t j = 0; j < n; ++j) bt[j * k + p] = b[p * n + j];
+      std::vector<double> expected = c0;
+      for (index_t i = 0; i < m; ++i)
+        for (index_t j = 0; j < n; ++j) {
+          double s = accumulate ? c0[i * n + j] : 0.0;
+          for (index_t p = 0; p < k; ++p) s += a[i * k + p] * b[p * n + j];
+          expected[i * n + j] = s;
+        }
+      std::vector<double> c = c0;
+      gm::blocked_gemm<double>(m, n, k, gm::RowMajorA<double>{a.data(), k}, gm::RowMajorB<double>{b.data(), n},
+                               c.data(), n, accumulate);
+      double err = 0;
+      for (std::size_t i = 0; i < c.size(); ++i) err = std::max(err, std::abs(c[i] - expected[i]));
+      CHECK(err < 1e-12 * static_cast<double>(k));
+      c = c0;
+      gm::blocked_gemm<double>(m, n, k, gm::TransposedA<double>{at.data(), m}, gm::TransposedB<double>{bt.data(), k},
+                               c.data(), n, accumulate);
+      err = 0;
+      for (std::size_t i = 0; i < c.size(); ++i) err = std::max(err, std::abs(c[i] - expected[i]));
+      CHECK(err < 1e-12 * static_cast<double>(k));
+      // float: the same product, within float rounding of a k-term sum (|terms| ≤ 1).
+      std::vector<float> af(a.begin(), a.end()), bf(b.begin(), b.end()), cf(c0.begin(), c0.end());
+      gm::blocked_gemm<float>(m, n, k, gm::RowMajorA<float>{af.data(), k}, gm::RowMajorB<float>{bf.data(), n},
+                              cf.data(), n, accumulate);
+      err = 0;
+      for (std::size_t i = 0; i < cf.size(); ++i) err = std::max(err, std::abs(cf[i] - expected[i]));
+      CHECK(err < 1e-6 * static_cast<double>(k + 2));
+    }
+  }
+}
+
+// Threads split C into column ranges (wide C) or row ranges (tall C), never k, so
+// every element is summed in the same order: results are bit-identical for any
+// thread count, uneven splits included.
+TEST_CASE("the blocked GEMM gives bit-identical results on 1, 2 and 3 threads", "[kernels][gemm][threads]") {
+#if defined(_OPENMP)
+  namespace gm = cpu_detail::gemm;
+  struct Size {
+    index_t m, n, k;
+  };
+  const Size sizes[] = {{37, 1000, 150}, {500, 40, 150}, {64, 64, 64}};  // column split, row split, square
+  Generator g(21);
+  const int threads = omp_get_max_threads();
+  for (const auto& [m, n, k] : sizes) {
+    INFO("m " << m << ", n " << n << ", k " << k);
+    const auto a = g.normal<float>(Shape{m, k}), b = g.normal<float>(Shape{k, n});
+    std::vector<std::vector<float>> results;
+    for (int t : {1, 2, 3}) {
+      omp_set_num_threads(t);
+      std::vector<float> c(static_cast<std::size_t>(m * n));
+      gm::blocked_gemm<float>(m, n, k, gm::RowMajorA<float>{a.data(), k}, gm::RowMajorB<float>{b.data(), n}, c.data(),
+                              n, false);
+      results.push_back(std::move(c));
+    }
+    omp_set_num_threads(threads);
+    CHECK(results[0] == results[1]);
+    CHECK(results[0] == results[2]);
+  }
+#else
+  SUCCEED("built without OpenMP: one thread only");
+#endif
+}
+
+// A convolution big enough for several KC slices, MC row blocks and threads, odd
+// sizes everywhere, against the direct definition; both paths.
+TEST_CASE("convolution over several GEMM blocks agrees with the direct definition", "[kernels][conv][gemm]") {
+  Generator g(5);
+  using kernels::conv_cpu::Gemm;
+  const Gemm gemm = GENERATE(Gemm::blocked, Gemm::eigen);
+  INFO((gemm == Gemm::blocked ? "blocked GEMM" : "Eigen GEMM"));
+  // stride 1 (the input gradient runs as a convolution) and stride 2 (through col2im)
+  for (const Window2d win : {Window2d{3, 3, 1, 1, 2, 1}, Window2d{3, 3, 1, 2, 1, 1}}) {
+    INFO(win.str());
+    const auto x = g.normal<double>(Shape{2, 61, 13, 37});
+    const auto w = g.normal<double>(Shape{301, 61, 3, 3});
+    const auto expected = direct_conv(x, w, nullptr, win);
+    Tensor<double> y(expected.shape());
+    kernels::conv_cpu::forward(gemm, x, w, static_cast<const Tensor<double>*>(nullptr), win, y);
+    CHECK(max_abs_diff(y, expected) < 1e-11);
+    const auto dy = g.normal<double>(expected.shape());
+    auto dx = zeros<double>(x.shape());
+    kernels::conv_cpu::backward_data(gemm, dy, w, win, dx);
+    auto dw = zeros<double>(w.shape());
+    kernels::conv_cpu::backward_weights(gemm, x, dy, win, dw, static_cast<Tensor<double>*>(nullptr));
+    const double lhs = kernels::dot(expected, dy);
+    CHECK(kernels::dot(x, dx) == Approx(lhs).epsilon(1e-12));
+    CHECK(kernels::dot(w, dw) == Approx(lhs).epsilon(1e-12));
+    // element by element against the other path (Eigen's GEMM on explicit im2col)
+    auto dx_eigen = zeros<double>(x.shape());
+    kernels::conv_cpu::backward_data(Gemm::eigen, dy, w, win, dx_eigen);
+    auto dw_eigen = zeros<double>(w.shape());
+    kernels::conv_cpu::backward_weights(Gemm::eigen, x, dy, win, dw_eigen, static_cast<Tensor<double>*>(nullptr));
+    CHECK(max_abs_diff(dx, dx_eigen) < 1e-10);
+    CHECK(max_abs_diff(dw, dw_eigen) < 1e-10);
+    // float against the double result
+    const Tensor<float> xf = cast<float>(x), wf = cast<float>(w);
+    Tensor<float> yf(expected.shape());
+    kernels::conv_cpu::forward(gemm, xf, wf, static_cast<const Tensor<float>*>(nullptr), win, yf);
+    double err = 0, scale = 0;
+    for (index_t i = 0; i < yf.numel(); ++i) {
+      err = std::max(err, std::abs(yf[i] - expected[i]));
+      scale = std::max(scale, std::abs(expected[i]));
+    }
+    CHECK(err < 1e-5 * scale);
   }
 }
 

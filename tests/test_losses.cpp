@@ -549,8 +549,11 @@ TEMPLATE_TEST_CASE("approx_gradient_penalty approximates the exact penalty on a 
   const auto approx = approx_gradient_penalty(critic, real, fake, alpha, options);
   critic.visit_parameters([&](std::string_view, Parameter<T>& p) { approx_grads.push_back(clone(p.grad)); });
   CHECK(approx.value == exact.value);
-  // O(h²) + O(ε/h) with h = ∛ε: measured up to 6e-10 relative in double, 3.2e-4 in float.
-  const double bound = std::is_same_v<T, double> ? 1e-8 : 1e-3;
+  // O(h²) + O(ε/h) with h = ∛ε: measured up to 6e-10 relative in double. In float the
+  // O(ε/h) term is rounding noise, and it moves with the summation order of the
+  // convolution: up to 6.5e-4 with Eigen's GEMM, 1.13e-3 with the blocked GEMM (both on
+  // grad_real; the parameters up to 3.2e-4). The method itself is held to 1e-8 in double.
+  const double bound = std::is_same_v<T, double> ? 1e-8 : 2e-3;
   for (std::size_t k = 0; k < exact_grads.size(); ++k) {
     const double err = golden::relative_error(approx_grads[k], cast<double>(exact_grads[k]));
     INFO("parameter " << k << ": relative error " << err);

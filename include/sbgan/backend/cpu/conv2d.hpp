@@ -1,14 +1,21 @@
 #pragma once
-// 2-D convolution on the CPU, as im2col + GEMM (Eigen), per batch entry.
-// Weights are [C_out, C_in, kH, kW] as in PyTorch; a 1x1 stride-1 unpadded
-// convolution skips im2col and multiplies the input directly.
+// 2-D convolution on the CPU, as a GEMM per batch entry. Weights are [C_out, C_in, kH, kW]
+// as in PyTorch; a 1x1 stride-1 unpadded convolution multiplies the input directly.
+// Two paths compute the same thing:
+//   - fast (default): sbgan's blocked GEMM (gemm/blocked_gemm.hpp) with an AVX-512
+//     micro-kernel; the forward packs im2col panels straight from the input
+//     (gemm/im2col_packing.hpp), so no column matrix is ever materialised;
+//   - reference (SBGAN_REFERENCE_KERNELS=1): explicit im2col + Eigen's GEMM.
 //   forward:          y  = W ⋆ x + b            (assigns y)
 //   backward_data:    dx += Wᵀ ⋆ dy            (col2im adds)
 //   backward_weights: dW += dy · colᵀ, db += Σ dy
 #include <vector>
 
 #include "sbgan/backend/cpu/eigen_maps.hpp"
+#include "sbgan/backend/cpu/gemm/blocked_gemm.hpp"
+#include "sbgan/backend/cpu/gemm/im2col_packing.hpp"
 #include "sbgan/backend/cpu/parallel.hpp"
+#include "sbgan/backend/cpu/reference_kernels.hpp"
 #include "sbgan/core/tensor.hpp"
 #include "sbgan/core/window.hpp"
 
@@ -93,22 +100,68 @@ class Columns {
   std::vector<T> buffer_;
 };
 
-}  // namespace conv_cpu
+// Which GEMM a convolution runs on: sbgan's blocked GEMM (the default) or the
+// reference path, explicit im2col + Eigen (SBGAN_REFERENCE_KERNELS=1). Tests call
+// both through the functions below and compare.
+enum class Gemm { blocked, eigen };
+inline Gemm default_gemm() { return cpu_detail::reference_kernels_requested() ? Gemm::eigen : Gemm::blocked; }
+
+// The blocked GEMM's operands for one batch entry.
+namespace blocked {
+namespace gm = cpu_detail::gemm;
+
+// y_b = W·im2col(x_b): im2col packed on the fly.
+template <class T>
+void forward(const T* weight, const T* xb, index_t cin, index_t h, index_t w, index_t cout, const Window2d& g,
+             T* yb) {
+  const index_t k = cin * g.kernel_h * g.kernel_w, p = g.out_h(h) * g.out_w(w);
+  const gm::RowMajorA<T> pack_weight{weight, k};
+  if (g.is_pointwise())
+    gm::blocked_gemm<T>(cout, p, k, pack_weight, gm::RowMajorB<T>{xb, p}, yb, p, false);
+  else
+    gm::blocked_gemm<T>(cout, p, k, pack_weight, gm::Im2colB<T>{xb, h, w, g}, yb, p, false);
+}
+
+// A stride-1 convolution's input gradient is itself a stride-1 convolution: of dy with
+// the weights transposed (in/out channels swapped) and flipped, padded by k − 1 − p:
+//   dx[c, y, x] = Σ_{o,i,j} W[o, c, i, j] · dy[o, y + p − i, x + p − j].
+// It then needs neither the column matrix nor col2im.
+inline bool data_gradient_is_a_convolution(const Window2d& g) {
+  return g.stride_h == 1 && g.stride_w == 1 && g.pad_h < g.kernel_h && g.pad_w < g.kernel_w;
+}
+inline Window2d data_gradient_window(const Window2d& g) {
+  return Window2d{g.kernel_h, g.kernel_w, 1, 1, g.kernel_h - 1 - g.pad_h, g.kernel_w - 1 - g.pad_w};
+}
+// flipped[c, o, kH−1−i, kW−1−j] = weight[o, c, i, j]
+template <class T>
+std::vector<T> transposed_flipped_weight(const T* weight, index_t cout, index_t cin, index_t kh, index_t kw) {
+  std::vector<T> flipped(static_cast<std::size_t>(cout * cin * kh * kw));
+  for (index_t o = 0; o < cout; ++o)
+    for (index_t c = 0; c < cin; ++c)
+      for (index_t i = 0; i < kh; ++i)
+        for (index_t j = 0; j < kw; ++j)
+          flipped[((c * cout + o) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)] = weight[((o * cin + c) * kh + i) * kw + j];
+  return flipped;
+}
+
+}  // namespace blocked
 
 // y = conv(x, weight) + bias; bias may be null. y must be [N, C_out, H_out, W_out].
 template <class T>
-void conv2d_forward(const Tensor<T, cpu>& x, const Tensor<T, cpu>& weight, const Tensor<T, cpu>* bias,
-                    const Window2d& g, Tensor<T, cpu>& y) {
+void forward(Gemm gemm, const Tensor<T, cpu>& x, const Tensor<T, cpu>& weight, const Tensor<T, cpu>* bias,
+             const Window2d& g, Tensor<T, cpu>& y) {
   const index_t n = x.shape().n(), cin = x.shape().c(), h = x.shape().h(), w = x.shape().w();
   const index_t cout = weight.shape()[0];
-  const index_t oh = g.out_h(h), ow = g.out_w(w), p = oh * ow;
+  const index_t p = g.out_h(h) * g.out_w(w);
   const index_t k = cin * g.kernel_h * g.kernel_w;
-  const auto wm = cpu_detail::matrix(weight.data(), cout, k);
-  conv_cpu::Columns<T> columns(cin, h, w, g);
+  Columns<T> columns(cin, h, w, gemm == Gemm::blocked ? Window2d{} : g);  // the blocked path needs no buffer
   for (index_t b = 0; b < n; ++b) {
-    const T* cols = columns.of(x.data() + b * cin * h * w);
+    const T* xb = x.data() + b * cin * h * w;
     auto ym = cpu_detail::matrix(y.data() + b * cout * p, cout, p);
-    ym.noalias() = wm * cpu_detail::matrix(cols, k, p);
+    if (gemm == Gemm::blocked)
+      blocked::forward(weight.data(), xb, cin, h, w, cout, g, ym.data());
+    else
+      ym.noalias() = cpu_detail::matrix(weight.data(), cout, k) * cpu_detail::matrix(columns.of(xb), k, p);
     if (bias) {
       const T* bs = bias->data();
       cpu_detail::parallel_for(
@@ -119,46 +172,98 @@ void conv2d_forward(const Tensor<T, cpu>& x, const Tensor<T, cpu>& weight, const
 
 // dx += convᵀ(dy, weight)
 template <class T>
-void conv2d_backward_data(const Tensor<T, cpu>& dy, const Tensor<T, cpu>& weight, const Window2d& g,
-                          Tensor<T, cpu>& dx) {
+void backward_data(Gemm gemm, const Tensor<T, cpu>& dy, const Tensor<T, cpu>& weight, const Window2d& g,
+                   Tensor<T, cpu>& dx) {
   const index_t n = dx.shape().n(), cin = dx.shape().c(), h = dx.shape().h(), w = dx.shape().w();
   const index_t cout = weight.shape()[0];
-  const index_t p = g.out_h(h) * g.out_w(w);
+  const index_t oh = g.out_h(h), ow = g.out_w(w), p = oh * ow;
   const index_t k = cin * g.kernel_h * g.kernel_w;
+  namespace gm = cpu_detail::gemm;
+  if (gemm == Gemm::blocked && !g.is_pointwise() && blocked::data_gradient_is_a_convolution(g)) {
+    const auto flipped = blocked::transposed_flipped_weight(weight.data(), cout, cin, g.kernel_h, g.kernel_w);
+    const Window2d gt = blocked::data_gradient_window(g);
+    const index_t kt = cout * g.kernel_h * g.kernel_w;
+    for (index_t b = 0; b < n; ++b)
+      gm::blocked_gemm<T>(cin, h * w, kt, gm::RowMajorA<T>{flipped.data(), kt},
+                          gm::Im2colB<T>{dy.data() + b * cout * p, oh, ow, gt}, dx.data() + b * cin * h * w, h * w,
+                          true);
+    return;
+  }
   const auto wm = cpu_detail::matrix(weight.data(), cout, k);
   std::vector<T> col(g.is_pointwise() ? 0 : static_cast<std::size_t>(k * p));
   for (index_t b = 0; b < n; ++b) {
-    const auto dym = cpu_detail::matrix(dy.data() + b * cout * p, cout, p);
+    const T* dyb = dy.data() + b * cout * p;
     T* dxb = dx.data() + b * cin * h * w;
-    if (g.is_pointwise()) {
-      cpu_detail::matrix(dxb, cin, p).noalias() += wm.transpose() * dym;
+    if (gemm == Gemm::blocked) {
+      // col = Wᵀ·dy (or dx += Wᵀ·dy for a pointwise convolution), then col2im
+      const gm::TransposedA<T> pack_weight_t{weight.data(), k};
+      const gm::RowMajorB<T> pack_dy{dyb, p};
+      if (g.is_pointwise()) {
+        gm::blocked_gemm<T>(k, p, cout, pack_weight_t, pack_dy, dxb, p, true);
+      } else {
+        gm::blocked_gemm<T>(k, p, cout, pack_weight_t, pack_dy, col.data(), p, false);
+        col2im_add(col.data(), cin, h, w, g, dxb);
+      }
+    } else if (g.is_pointwise()) {
+      cpu_detail::matrix(dxb, cin, p).noalias() += wm.transpose() * cpu_detail::matrix(dyb, cout, p);
     } else {
-      auto colm = cpu_detail::matrix(col.data(), k, p);
-      colm.noalias() = wm.transpose() * dym;
-      conv_cpu::col2im_add(col.data(), cin, h, w, g, dxb);
+      cpu_detail::matrix(col.data(), k, p).noalias() = wm.transpose() * cpu_detail::matrix(dyb, cout, p);
+      col2im_add(col.data(), cin, h, w, g, dxb);
     }
   }
 }
 
 // dweight += dy · im2col(x)ᵀ; dbias += Σ dy over batch and space (dbias may be null).
 template <class T>
-void conv2d_backward_weights(const Tensor<T, cpu>& x, const Tensor<T, cpu>& dy, const Window2d& g,
-                             Tensor<T, cpu>& dweight, Tensor<T, cpu>* dbias) {
+void backward_weights(Gemm gemm, const Tensor<T, cpu>& x, const Tensor<T, cpu>& dy, const Window2d& g,
+                      Tensor<T, cpu>& dweight, Tensor<T, cpu>* dbias) {
   const index_t n = x.shape().n(), cin = x.shape().c(), h = x.shape().h(), w = x.shape().w();
   const index_t cout = dweight.shape()[0];
   const index_t p = g.out_h(h) * g.out_w(w);
   const index_t k = cin * g.kernel_h * g.kernel_w;
   auto dwm = cpu_detail::matrix(dweight.data(), cout, k);
-  conv_cpu::Columns<T> columns(cin, h, w, g);
+  Columns<T> columns(cin, h, w, gemm == Gemm::blocked ? Window2d{} : g);  // the blocked path needs no buffer
   for (index_t b = 0; b < n; ++b) {
-    const T* cols = columns.of(x.data() + b * cin * h * w);
+    const T* xb = x.data() + b * cin * h * w;
     const auto dym = cpu_detail::matrix(dy.data() + b * cout * p, cout, p);
-    dwm.noalias() += dym * cpu_detail::matrix(cols, k, p).transpose();
+    if (gemm == Gemm::blocked) {
+      namespace gm = cpu_detail::gemm;  // dW += dy·colᵀ, im2col packed on the fly
+      const gm::RowMajorA<T> pack_dy{dym.data(), p};
+      if (g.is_pointwise())
+        gm::blocked_gemm<T>(cout, k, p, pack_dy, gm::TransposedB<T>{xb, p}, dwm.data(), k, true);
+      else
+        gm::blocked_gemm<T>(cout, k, p, pack_dy, gm::TransposedIm2colB<T>{{xb, h, w, g}}, dwm.data(), k, true);
+    } else {
+      dwm.noalias() += dym * cpu_detail::matrix(columns.of(xb), k, p).transpose();
+    }
     if (dbias) {
       T* db = dbias->data();
       for (index_t o = 0; o < cout; ++o) db[o] += dym.row(o).sum();
     }
   }
+}
+
+}  // namespace conv_cpu
+
+// y = conv(x, weight) + bias; bias may be null. y must be [N, C_out, H_out, W_out].
+template <class T>
+void conv2d_forward(const Tensor<T, cpu>& x, const Tensor<T, cpu>& weight, const Tensor<T, cpu>* bias,
+                    const Window2d& g, Tensor<T, cpu>& y) {
+  conv_cpu::forward(conv_cpu::default_gemm(), x, weight, bias, g, y);
+}
+
+// dx += convᵀ(dy, weight)
+template <class T>
+void conv2d_backward_data(const Tensor<T, cpu>& dy, const Tensor<T, cpu>& weight, const Window2d& g,
+                          Tensor<T, cpu>& dx) {
+  conv_cpu::backward_data(conv_cpu::default_gemm(), dy, weight, g, dx);
+}
+
+// dweight += dy · im2col(x)ᵀ; dbias += Σ dy over batch and space (dbias may be null).
+template <class T>
+void conv2d_backward_weights(const Tensor<T, cpu>& x, const Tensor<T, cpu>& dy, const Window2d& g,
+                             Tensor<T, cpu>& dweight, Tensor<T, cpu>* dbias) {
+  conv_cpu::backward_weights(conv_cpu::default_gemm(), x, dy, g, dweight, dbias);
 }
 
 }  // namespace sbgan::kernels
