@@ -1,38 +1,48 @@
 // The machine's practical ceilings (BENCHMARKS.md): a large float32 GEMM through the
-// same Eigen GEMM the convolutions use, on 1 and 2 threads, and a large copy.
+// blocked GEMM the convolutions use (backend/cpu/gemm/), on 1 and 2 threads, and a
+// large copy.
 // This translation unit also holds the benchmark program's main().
 #include "bench_common.hpp"
 
 #include <cstring>
 #include <vector>
 
-#include <sbgan/backend/cpu/eigen_maps.hpp>
+#include <sbgan/backend/cpu/gemm/blocked_gemm.hpp>
 #include <sbgan/backend/cpu/parallel.hpp>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace {
 
 using namespace sbgan;
 using namespace sbgan_bench;
 
-// C = A·B, n×n, float32, with Eigen's GEMM on `threads` threads.
+// C = A·B, n×n, float32, with sbgan's blocked GEMM on `threads` threads.
 void ceiling_gemm_f32(benchmark::State& state) {
+  namespace gm = cpu_detail::gemm;
   const index_t n = state.range(0);
   const int threads = static_cast<int>(state.range(1));
-  const int before = Eigen::nbThreads();
-  Eigen::setNbThreads(threads);
+#if defined(_OPENMP)
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(threads);
+#endif
   Generator g(2);
   const auto a = g.normal<float>(Shape{n, n});
   const auto b = g.normal<float>(Shape{n, n});
   Tensor<float> c(Shape{n, n});
   auto product = [&] {
-    cpu_detail::matrix(c.data(), n, n).noalias() = cpu_detail::matrix(a.data(), n, n) * cpu_detail::matrix(b.data(), n, n);
+    gm::blocked_gemm<float>(n, n, n, gm::RowMajorA<float>{a.data(), n}, gm::RowMajorB<float>{b.data(), n}, c.data(),
+                            n, false);
   };
   product();  // warm-up
   for (auto _ : state) {
     product();
     benchmark::DoNotOptimize(c.data());
   }
-  Eigen::setNbThreads(before);
+#if defined(_OPENMP)
+  omp_set_num_threads(before);
+#endif
   set_gflops(state, 2.0 * double(n) * double(n) * double(n));
 }
 

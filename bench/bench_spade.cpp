@@ -1,8 +1,9 @@
 // W2–W4 of BENCHMARKS.md: the SPADE residual block and the SPADE generator
 // (batch-norm SPADE, spectral norm, K = 35, hidden 128, the layout detached as in the
 // SB-GAN fork, so no layout gradient is computed).
-//   W2  SPADE block 512 → 256 (learned shortcut), N=1, 64×128: forward; forward+backward
-//   W3  SPADE generator, nf 64, 'normal' (5 upsamplings), 256×512: inference forward
+//   W2  SPADE block 512 → 256 (learned shortcut), N=1, 64×128: forward (infer: no
+//       context kept); forward+backward
+//   W3  SPADE generator, nf 64, 'normal' (5 upsamplings), 256×512: inference (infer)
 //   W4  the same generator: training forward + backward (parameter gradients)
 #include "bench_common.hpp"
 
@@ -33,10 +34,10 @@ double w2_flops() { return spade_block_flops(1, w2_fin, w2_fout, classes, hidden
 
 void W2_fwd(benchmark::State& state) {
   W2Setup s;
-  benchmark::DoNotOptimize(s.block.forward(s.x, s.seg).output.data());  // warm-up
+  benchmark::DoNotOptimize(s.block.infer(s.x, s.seg).data());  // warm-up
   for (auto _ : state) {
-    auto ctx = s.block.forward(s.x, s.seg);
-    benchmark::DoNotOptimize(ctx.output.data());
+    auto y = s.block.infer(s.x, s.seg);  // as PyTorch's forward under no_grad
+    benchmark::DoNotOptimize(y.data());
   }
   set_gflops(state, w2_flops());
 }
@@ -80,10 +81,10 @@ void W3_infer(benchmark::State& state) {
   SpadeGenerator<BatchNorm<float>> g(generator_options(), init);
   g.set_training(false);  // running statistics, stored spectral-norm vectors
   const auto seg = random_one_hot(init, 1, classes, gen_h, gen_w);
-  benchmark::DoNotOptimize(g.forward(seg).output.data());  // warm-up
+  benchmark::DoNotOptimize(g.infer(seg).data());  // warm-up
   for (auto _ : state) {
-    auto ctx = g.forward(seg);
-    benchmark::DoNotOptimize(ctx.output.data());
+    auto image = g.infer(seg);  // no contexts kept, as PyTorch's forward under no_grad
+    benchmark::DoNotOptimize(image.data());
   }
   set_gflops(state, generator_flops());
 }

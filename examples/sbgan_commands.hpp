@@ -153,7 +153,7 @@ double reconstruction_error_on(Model& model, const RealPairs& pairs, index_t bat
       Tensor<float> layouts(Shape{m, ls.c(), ls.h(), ls.w()});
       std::copy(pairs.layouts.data() + start * per_layout, pairs.layouts.data() + (start + m) * per_layout,
                 layouts.data());
-      const Tensor<float> fake = on_host(model.g_spade().forward(on_backend<B>(layouts)).output);
+      const Tensor<float> fake = on_host(model.g_spade().infer(on_backend<B>(layouts)));
       const float* real = pairs.images.data() + start * fake.numel() / m;
       for (index_t i = 0; i < fake.numel(); ++i) sum += std::abs(double(fake[i]) - double(real[i]));
     }

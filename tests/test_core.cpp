@@ -3,6 +3,7 @@
 // covers them again in test_golden.cpp).
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <vector>
 #include <sbgan/sbgan.hpp>
@@ -51,6 +52,44 @@ TEST_CASE("poison_scope fills new tensors with NaN", "[core]") {
   CHECK(poisoning_new_tensors() == false);
   CHECK(kernels::all_finite(zeros<float>(Shape{3})));
 }
+
+#if defined(__linux__)
+namespace {
+// Resident memory of this process, from /proc/self/statm.
+double resident_mib() {
+  long pages = 0, resident = 0;
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  REQUIRE(f);
+  REQUIRE(std::fscanf(f, "%ld %ld", &pages, &resident) == 2);
+  std::fclose(f);
+  return static_cast<double>(resident) * 4096.0 / (1024.0 * 1024.0);
+}
+}  // namespace
+
+TEST_CASE("large host tensors: zeros cost no memory until written, and freed memory goes back", "[core][memory]") {
+  constexpr index_t count = index_t{64} << 20;  // 256 MiB of floats
+  const double before = resident_mib();
+  {
+    auto z = zeros<float>(Shape{count});
+    CHECK(reinterpret_cast<std::uintptr_t>(z.data()) % (std::uintptr_t{2} << 20) == 0);
+    double sum = 0;
+    for (index_t i = 0; i < count; i += count / 64) sum += z[i];  // reading keeps them zero
+    CHECK(sum == 0.0);
+    CHECK(z[count - 1] == 0.0f);
+    CHECK(resident_mib() - before < 64.0);  // untouched: no resident memory
+    std::fill(z.begin(), z.end(), 1.0f);
+    CHECK(resident_mib() - before > 200.0);  // written: resident
+  }
+  CHECK(resident_mib() - before < 64.0);  // freed: returned to the system
+  {
+    poison_scope poison;  // poisoning still reaches large tensors, and zeros stay zero
+    Tensor<float> t(Shape{count / 64});
+    CHECK(std::isnan(t[0]));
+    CHECK(std::isnan(t[count / 64 - 1]));
+    CHECK(zeros<float>(Shape{count / 64})[count / 128] == 0.0f);
+  }
+}
+#endif
 
 TEST_CASE("Philox4x32-10 matches the published known-answer vectors", "[rng]") {
   // Random123's kat_vectors for philox4x32_10.

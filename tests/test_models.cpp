@@ -324,6 +324,44 @@ TEST_CASE("SpadeGenerator gradients pass central differences", "[models][checker
   check_spade_generator_gradients<InstanceNorm<double>>(false, 64, 13);  // instance norm needs a 2x2 start
 }
 
+// Every buffer of two networks, bit for bit.
+template <class Net>
+void require_same_buffers(Net& a, Net& b) {
+  std::vector<std::vector<double>> ours, theirs;
+  visit_buffers(a, [&](std::string_view, const auto& t) { ours.emplace_back(t.begin(), t.end()); });
+  visit_buffers(b, [&](std::string_view, const auto& t) { theirs.emplace_back(t.begin(), t.end()); });
+  REQUIRE(ours == theirs);
+}
+
+template <class Norm>
+void check_infer_matches_forward(std::uint64_t seed) {
+  using T = typename Norm::value_type;
+  SpadeGeneratorOptions o = tiny_spade(true, 64);
+  o.nf = 2;  // blocks with and without a learned shortcut
+  Generator init_a(seed), init_b(seed), data(seed + 1);
+  SpadeGenerator<Norm> a(o, init_a), b(o, init_b);
+  for (const bool training : {true, false}) {
+    a.set_training(training);
+    b.set_training(training);
+    const Tensor<T> seg = data.normal<T>(Shape{2, 2, 64, 64});
+    const Tensor<T> inferred = a.infer(seg);
+    const Tensor<T> forward = b.forward(seg).output;
+    REQUIRE(inferred.shape() == forward.shape());
+    for (index_t i = 0; i < forward.numel(); ++i) REQUIRE(inferred[i] == forward[i]);
+    // The same running statistics and spectral-norm vectors after the pass.
+    require_same_buffers(a, b);
+  }
+}
+
+TEST_CASE("SpadeGenerator::infer equals forward's output bit for bit and updates the same state", "[models][infer]") {
+  check_infer_matches_forward<BatchNorm<float>>(21);
+  check_infer_matches_forward<InstanceNorm<float>>(22);
+  check_infer_matches_forward<BatchNorm<double>>(23);
+  Generator init(24);
+  SpadeGenerator<BatchNorm<float>> g(tiny_spade(true), init);
+  CHECK_THROWS_WITH(g.infer(init.normal<float>(Shape{1, 3, 32, 32})), Catch::Contains("layout"));
+}
+
 TEST_CASE("SpadeGenerator shapes, start sizes and errors", "[models]") {
   SpadeGeneratorOptions city;  // the reference's Cityscapes generator sizes
   city.label_channels = 35;

@@ -282,6 +282,38 @@ TEST_CASE("SpectralNorm names its state as PyTorch's state dict", "[spectral]") 
   CHECK(conv.inner().weight().value.shares_storage_with(weight_before));
 }
 
+TEST_CASE("SpectralNorm::infer: forward's output and buffer updates, no weight copy kept", "[spectral][infer]") {
+  Generator ga(13), gb(13), data(14);
+  SpectralNorm<Conv2d<float>> a(Conv2d<float>({3, 8, 3, 1, 1}, ga), ga), b(Conv2d<float>({3, 8, 3, 1, 1}, gb), gb);
+  // Until a forward runs, the wrapped layer's weight slot views W: no copy exists.
+  CHECK(a.inner().weight().value.shares_storage_with(a.weight_orig().value));
+  for (const bool training : {true, true, false}) {
+    a.set_training(training);
+    b.set_training(training);
+    const auto x = data.normal<float>(Shape{2, 3, 6, 6});
+    const auto inferred = a.infer(x);
+    const auto forward = b.forward(x).output;
+    for (index_t i = 0; i < forward.numel(); ++i) REQUIRE(inferred[i] == forward[i]);
+    for (index_t i = 0; i < a.u().numel(); ++i) REQUIRE(a.u()[i] == b.u()[i]);
+    for (index_t i = 0; i < a.v().numel(); ++i) REQUIRE(a.v()[i] == b.v()[i]);
+    CHECK(a.inner().weight().value.shares_storage_with(a.weight_orig().value));  // Ŵ was not kept
+  }
+  // Sequential::infer chains its elements' infer and matches forward too.
+  Generator gc(15), gd(15);
+  auto make = [](Generator& g) {
+    return Sequential<SpectralNorm<Conv2d<float>>, InstanceNorm<float>, LeakyReLU<float>>(
+        SpectralNorm<Conv2d<float>>(Conv2d<float>({3, 4, 3, 2, 1}, g), g), InstanceNorm<float>(),
+        LeakyReLU<float>(0.2f));
+  };
+  auto c = make(gc), d = make(gd);
+  const auto x = data.normal<float>(Shape{2, 3, 8, 8});
+  const auto inferred = infer(c, x);
+  const auto forward = d.forward(x).output;
+  REQUIRE(inferred.shape() == forward.shape());
+  for (index_t i = 0; i < forward.numel(); ++i) REQUIRE(inferred[i] == forward[i]);
+  CHECK_THROWS_WITH(infer(c, zeros<float>(Shape{1, 4, 8, 8})), Catch::StartsWith("Sequential element 0: SpectralNorm:"));
+}
+
 TEST_CASE("a patch critic with spectral and instance norm passes the layer checker", "[checker][spectral][instance]") {
   // The shape of one SPADE discriminator layer stack: conv, LReLU, then
   // SN(conv without bias), InstanceNorm, LReLU, and a final conv.

@@ -93,6 +93,25 @@ class SpadeNorm {
     return ctx;
   }
 
+  // forward(x, segmap).output without the context. The γ/β branch runs first, so
+  // its hidden map is gone before x̂ exists, and the modulation overwrites x̂.
+  tensor infer(const tensor& x, const tensor& segmap) {
+    check_inputs(x.shape(), segmap.shape());
+    tensor gamma, beta;
+    {
+      const tensor hidden = sbgan::infer(mlp_shared_, resized_layout(segmap, x.shape()));
+      gamma = sbgan::infer(mlp_gamma_, hidden);
+      beta = sbgan::infer(mlp_beta_, hidden);
+    }
+    tensor out = sbgan::infer(norm_, x);
+    if (out.shares_storage_with(x)) out = clone(out);  // never overwrite the caller's x
+    if (options_.leaky_relu_slope)
+      kernels::modulate_leaky_relu(out, gamma, beta, slope(), out);
+    else
+      kernels::modulate(out, gamma, beta, out);
+    return out;
+  }
+
   // dx += Jₓᵀ·dy, dsegmap += J_segᵀ·dy, and the parameter grads when accumulating.
   void backward(const context& ctx, const tensor& dy, tensor& dx, tensor& dsegmap, ParamGrads grads) {
     check_gradients(ctx, dy, dx);

@@ -100,15 +100,7 @@ class SpadeResBlock {
   }
 
   context forward(const tensor& x, const tensor& segmap) {
-    // Checked here, before any sub-layer updates its statistics or u.
-    if (x.shape().rank() != 4 || x.shape().c() != options_.in_channels)
-      throw shape_error(describe(), "input", "[N, " + std::to_string(options_.in_channels) + ", H, W]", x.shape());
-    if (segmap.shape().rank() != 4 || segmap.shape().n() != x.shape().n() ||
-        segmap.shape().c() != options_.label_channels)
-      throw shape_error(describe(), "layout",
-                        "[" + std::to_string(x.shape().n()) + ", " + std::to_string(options_.label_channels) +
-                            ", H, W]",
-                        segmap.shape());
+    check_inputs(x, segmap);  // before any sub-layer updates its statistics or u
     context ctx;
     ctx.segmap_shape = segmap.shape();
     ctx.input = x;
@@ -123,6 +115,17 @@ class SpadeResBlock {
     ctx.output = tensor(ctx.conv_1.output.shape());
     kernels::add(learned_shortcut() ? ctx.conv_s->output : x, ctx.conv_1.output, ctx.output);
     return ctx;
+  }
+
+  // forward(x, segmap).output without the context: every intermediate is dropped as
+  // soon as it has been read, and the sum is taken in place.
+  tensor infer(const tensor& x, const tensor& segmap) {
+    check_inputs(x, segmap);
+    tensor h = conv_0_.infer(norm_0_.infer(x, segmap));
+    h = conv_1_.infer(norm_1_.infer(h, segmap));
+    const tensor shortcut = learned_shortcut() ? conv_s_->infer(norm_s_->infer(x, segmap)) : x;
+    kernels::add(shortcut, h, h);
+    return h;
   }
 
   // dx += Jₓᵀ·dy and, unless the layout is detached, dsegmap += J_segᵀ·dy.
@@ -178,6 +181,17 @@ class SpadeResBlock {
     f("norm_0.", norm_0_);
     f("norm_1.", norm_1_);
     if (norm_s_) f("norm_s.", *norm_s_);
+  }
+
+  void check_inputs(const tensor& x, const tensor& segmap) const {
+    if (x.shape().rank() != 4 || x.shape().c() != options_.in_channels)
+      throw shape_error(describe(), "input", "[N, " + std::to_string(options_.in_channels) + ", H, W]", x.shape());
+    if (segmap.shape().rank() != 4 || segmap.shape().n() != x.shape().n() ||
+        segmap.shape().c() != options_.label_channels)
+      throw shape_error(describe(), "layout",
+                        "[" + std::to_string(x.shape().n()) + ", " + std::to_string(options_.label_channels) +
+                            ", H, W]",
+                        segmap.shape());
   }
 
   void check_gradients(const context& ctx, const tensor& dy, tensor& dx) const {

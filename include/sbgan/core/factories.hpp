@@ -1,5 +1,7 @@
 #pragma once
 // Tensors with values, and copies between tensors and backends.
+#include <concepts>
+
 #include "sbgan/backend/kernels.hpp"
 #include "sbgan/core/tensor.hpp"
 
@@ -12,9 +14,15 @@ Tensor<T, B> full(const Shape& shape, T value) {
   return t;
 }
 
+// On the host, large zero tensors are fresh zero pages (backend/cpu/memory.hpp):
+// no clearing pass, and no memory until written, so a gradient that no pass writes
+// (every parameter's, in inference) costs nothing.
 template <class T, class B = cpu>
 Tensor<T, B> zeros(const Shape& shape) {
-  return full<T, B>(shape, T(0));
+  if constexpr (std::same_as<B, cpu>)
+    return Tensor<T, cpu>::zeroed(shape);
+  else
+    return full<T, B>(shape, T(0));
 }
 
 // A zero tensor shaped like `like`, on its backend.

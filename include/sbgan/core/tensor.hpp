@@ -33,6 +33,15 @@ class Tensor {
   // Uninitialised storage (NaN inside a poison_scope). Use zeros()/full() for values.
   explicit Tensor(const Shape& shape)
       : shape_(shape), data_(memory<B>::template allocate<T>(shape.numel())) {}
+  // Zero-filled host storage, for zeros(): large tensors take no memory until written.
+  static Tensor zeroed(const Shape& shape)
+    requires std::same_as<B, cpu>
+  {
+    Tensor t;
+    t.shape_ = shape;
+    t.data_ = memory<cpu>::template allocate_zeroed<T>(shape.numel());
+    return t;
+  }
 
   [[nodiscard]] const Shape& shape() const { return shape_; }
   // A default-constructed tensor holds nothing: no storage, no elements.

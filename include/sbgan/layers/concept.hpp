@@ -18,7 +18,13 @@
 // Gradient-penalty losses constrain their critic with SecondOrderLayer, so a critic
 // that cannot be differentiated twice is a compile error, not a wrong result.
 //
-// Optional, for layers with state beyond their parameters:
+// Optional:
+//   infer(x) -> tensor   the output alone, keeping no context (PyTorch's no_grad
+//                        forward); sbgan::infer(layer, x) falls back to
+//                        forward(x).output, whose context is dropped on return.
+//                        Composites implement it so that each part's context goes
+//                        as soon as the next part has its input.
+// and, for layers with state beyond their parameters:
 //   set_training(bool)   forward differs between training and evaluation
 //                        (batch statistics, spectral-norm power iterations)
 //   visit_buffers(f)     f(name, Tensor&) for non-trainable state that checkpoints
@@ -92,6 +98,17 @@ concept HasBuffers = requires(L& layer) { layer.visit_buffers(detail::any_buffer
 template <class L>
 void set_training(L& layer, bool training) {
   if constexpr (HasTrainingMode<L>) layer.set_training(training);
+}
+
+// The output without a context: layer.infer(x) where the layer has it, else the
+// forward's output (the same values, and the same updates of running statistics
+// and spectral-norm vectors as a forward in the same mode).
+template <Layer L>
+typename L::tensor infer(L& layer, const typename L::tensor& x) {
+  if constexpr (requires { { layer.infer(x) } -> std::same_as<typename L::tensor>; })
+    return layer.infer(x);
+  else
+    return layer.forward(x).output;
 }
 
 // Visits a layer's buffers; a no-op for layers without any.

@@ -65,6 +65,19 @@ class Sequential : public layer_types<typename std::tuple_element_t<0, std::tupl
     return ctx;
   }
 
+  // Each element's output is dropped as soon as the next element has read it.
+  tensor infer(const tensor& x) {
+    tensor current = x;
+    each_forward([&]<std::size_t I>(std::integral_constant<std::size_t, I>) {
+      try {
+        current = sbgan::infer(std::get<I>(layers_), current);
+      } catch (const shape_error& e) {
+        throw shape_error("Sequential element " + std::to_string(I) + ": " + e.what());
+      }
+    });
+    return current;
+  }
+
   void backward(const context& ctx, const tensor& dy, tensor& dx, ParamGrads grads) {
     std::array<tensor, count + 1> g = input_gradients(ctx, dy, dx, grads);
     (void)g;

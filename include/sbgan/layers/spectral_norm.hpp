@@ -18,8 +18,9 @@
 //
 // Names as PyTorch's state dict: parameter "weight_orig" (plus the layer's others,
 // e.g. "bias"), buffers "weight_u" and "weight_v". The wrapped layer's weight() holds
-// Ŵ of the latest forward (PyTorch's module.weight attribute); each context keeps
-// its own Ŵ, u, v and σ, so passes in flight stay independent.
+// Ŵ of the latest forward (PyTorch's module.weight attribute; W itself before the
+// first); each context keeps its own Ŵ, u, v and σ, so passes in flight stay
+// independent. infer() keeps nothing: Ŵ exists only during the call.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -68,8 +69,9 @@ class SpectralNorm : public layer_types<typename L::value_type, typename L::back
     v_ = init.normal<T, B>(Shape{w.value.numel() / rows});
     normalize(u_);
     normalize(v_);
-    // The wrapped layer now owns only derived storage: Ŵ and a scratch gradient.
-    w.value = normalized_weight(kernels::spectral_sigma(weight_orig_.value, u_, v_));
+    // The wrapped layer now owns only derived storage: a scratch gradient (no memory
+    // until a backward pass writes it) and, from the first forward, Ŵ; until then
+    // its weight slot views W itself, so an unused copy of every weight never exists.
     w.grad = zeros<T, B>(w.value.shape());
   }
 
@@ -91,14 +93,7 @@ class SpectralNorm : public layer_types<typename L::value_type, typename L::back
     context ctx;
     ctx.u = u_;
     ctx.v = v_;
-    if (training_) {
-      for (int i = 0; i < options_.power_iterations; ++i) {
-        tensor u_next(u_.shape()), v_next(v_.shape());
-        kernels::spectral_power_iteration(weight_orig_.value, ctx.u, static_cast<T>(options_.eps), u_next, v_next);
-        ctx.u = u_next;
-        ctx.v = v_next;
-      }
-    }
+    if (training_) advance_power_iteration(ctx.u, ctx.v);
     ctx.sigma = kernels::spectral_sigma(weight_orig_.value, ctx.u, ctx.v);
     ctx.weight = normalized_weight(ctx.sigma);
     {
@@ -115,6 +110,27 @@ class SpectralNorm : public layer_types<typename L::value_type, typename L::back
     v_ = ctx.v;
     ctx.output = ctx.inner.output;
     return ctx;
+  }
+
+  // The output alone (PyTorch's forward under no_grad): a training-mode call still
+  // advances u and v, as forward does, but Ŵ lives only for this call and the
+  // wrapped layer's weight slot is left as it was.
+  tensor infer(const tensor& x) {
+    tensor u = u_, v = v_;
+    if (training_) advance_power_iteration(u, v);
+    tensor weight = normalized_weight(kernels::spectral_sigma(weight_orig_.value, u, v));
+    tensor output;
+    {
+      weight_swap swap(layer_.weight().value, weight);
+      try {
+        output = sbgan::infer(layer_, x);
+      } catch (const shape_error& e) {
+        throw shape_error("SpectralNorm: " + std::string(e.what()));
+      }
+    }
+    u_ = u;
+    v_ = v;
+    return output;
   }
 
   void backward(const context& ctx, const tensor& dy, tensor& dx, ParamGrads grads) {
@@ -172,6 +188,16 @@ class SpectralNorm : public layer_types<typename L::value_type, typename L::back
     tensor saved_;
     bool keep_ = false;
   };
+
+  // The training forward's power iterations, from (u, v) into fresh vectors.
+  void advance_power_iteration(tensor& u, tensor& v) const {
+    for (int i = 0; i < options_.power_iterations; ++i) {
+      tensor u_next(u_.shape()), v_next(v_.shape());
+      kernels::spectral_power_iteration(weight_orig_.value, u, static_cast<T>(options_.eps), u_next, v_next);
+      u = u_next;
+      v = v_next;
+    }
+  }
 
   tensor normalized_weight(double sigma) const {
     tensor w = clone(weight_orig_.value);

@@ -158,7 +158,7 @@ class SBGAN {
   }
 
   // G_SPADE's image for a layout at any power-of-two fraction of the image size.
-  tensor synthesize(const tensor& layout) { return g_spade_.forward(upsample_layout(layout)).output; }
+  tensor synthesize(const tensor& layout) { return g_spade_.infer(upsample_layout(layout)); }
 
   [[nodiscard]] std::string describe() const { return "SBGAN(" + config_.name + ")"; }
 

@@ -24,6 +24,8 @@
 // A Layer over the layout: forward(seg) -> context, backward(ctx, d_image, d_seg,
 // grads) adds into d_seg (and the parameter grads); backward(ctx, d_image, grads)
 // holds the layout constant (real layouts in stage 2) and skips its gradient.
+// infer(seg) -> image is forward's output without the context (sampling, W3): it
+// holds one block's maps at a time, a fraction of what a context keeps.
 // Names as the reference's state dict: fc.weight, head_0.conv_0.weight_orig,
 // head_0.norm_0.mlp_shared.0.weight, ..., conv_img.bias; buffers
 // head_0.conv_0.weight_u, head_0.norm_0.param_free_norm.running_mean, ...
@@ -154,9 +156,8 @@ class SpadeGenerator {
 
   // seg: [N, K, H, W], any H, W (every block resizes it to its own map).
   context forward(const tensor& seg) {
+    check_layout(seg.shape());
     const Shape& s = seg.shape();
-    if (s.rank() != 4 || s.c() != options_.label_channels || s.n() < 1)
-      throw shape_error(describe(), "layout", "[N, " + std::to_string(options_.label_channels) + ", H, W]", s);
     context ctx;
     ctx.segmap_shape = s;
     ctx.start_shape = Shape{s.n(), s.c(), options_.start_height(), options_.start_width()};
@@ -179,6 +180,26 @@ class SpadeGenerator {
     ctx.tanh = tanh_.forward(ctx.conv_img.output);
     ctx.output = ctx.tanh.output;
     return ctx;
+  }
+
+  // The image alone (inference): forward(seg).output, with each layer's context and
+  // each intermediate map dropped as soon as the next layer has read it, so memory
+  // holds about one block's maps at a time instead of every layer's.
+  tensor infer(const tensor& seg) {
+    check_layout(seg.shape());
+    tensor x;
+    {
+      tensor start(Shape{seg.shape().n(), seg.shape().c(), options_.start_height(), options_.start_width()});
+      kernels::resize_nearest(seg, start);
+      x = sbgan::infer(fc_, start);
+    }
+    for (std::size_t i = 0; i < block_count; ++i) {
+      if (upsamples_before(i)) x = sbgan::infer(upsample_, x);
+      x = blocks_[i].infer(x, seg);
+    }
+    x = sbgan::infer(activation_, x);
+    x = sbgan::infer(conv_img_, x);
+    return sbgan::infer(tanh_, x);
   }
 
   // d_seg += J_segᵀ·d_image (only the fc path when the layout is detached), and the
@@ -219,6 +240,11 @@ class SpadeGenerator {
   static const SpadeGeneratorOptions& checked(const SpadeGeneratorOptions& o) {
     check_spade_generator_options(o);
     return o;
+  }
+
+  void check_layout(const Shape& s) const {
+    if (s.rank() != 4 || s.c() != options_.label_channels || s.n() < 1)
+      throw shape_error(describe(), "layout", "[N, " + std::to_string(options_.label_channels) + ", H, W]", s);
   }
 
   template <class F>

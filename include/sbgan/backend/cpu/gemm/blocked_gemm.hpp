@@ -24,13 +24,16 @@
 
 namespace sbgan::cpu_detail::gemm {
 
-// Block sizes in values of T: a B panel of KC·NR·sizeof(T) = 64 KiB (L1/L2), the A block
-// MC·KC·sizeof(T) ≈ 600 KiB (L2), NC bounds the packed B block (L3). Measured on the
-// 2-core AVX-512 machine (float, 4096³, 2 threads): KC = 128 → 166 GFLOP/s, 384 → 190,
-// 512 → 198, 768 → 199; OpenBLAS 201 in the same minute.
+// Block sizes in values of T: a B panel of KC·NR·sizeof(T) = 32 KiB stays in L1 beside
+// the A panel streaming past it, the A block MC·KC·sizeof(T) ≈ 300 KiB in L2, NC
+// bounds the packed B block (L3). Measured on the 2-core AVX-512 Xeon (48 KiB L1d,
+// 2 MiB L2), W1's 256-channel 3x3 convolution on 2 threads, forward / weight
+// gradient: KC = 256 → 42 / 38 ms, 384 → 43 / 41, 512 → 45 / 48, 768 → 45 / 49.
+// (An AMD EPYC with a 32 KiB L1d had preferred 512 for a 4096³ product, measured
+// while the micro-kernel still spent a port on register broadcasts.)
 template <class T>
 struct Blocking {
-  static constexpr index_t kc = 65536 / (Tile<T>::cols * static_cast<index_t>(sizeof(T)));
+  static constexpr index_t kc = 32768 / (Tile<T>::cols * static_cast<index_t>(sizeof(T)));
   static constexpr index_t mc = Tile<T>::rows * 24;
   static constexpr index_t nc = Tile<T>::cols * 128;
 };
