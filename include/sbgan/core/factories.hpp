@@ -14,15 +14,26 @@ Tensor<T, B> full(const Shape& shape, T value) {
   return t;
 }
 
-// On the host, large zero tensors are fresh zero pages (backend/cpu/memory.hpp):
-// no clearing pass, and no memory until written, so a gradient that no pass writes
-// (every parameter's, in inference) costs nothing.
+// On the host, a large zero tensor is a reused block cleared here or a fresh mapping
+// that is zero already (backend/cpu/memory.hpp).
 template <class T, class B = cpu>
 Tensor<T, B> zeros(const Shape& shape) {
   if constexpr (std::same_as<B, cpu>)
     return Tensor<T, cpu>::zeroed(shape);
   else
     return full<T, B>(shape, T(0));
+}
+
+// Zeros that take no memory until written, for storage that may never be touched
+// (parameter gradients, in inference). On the host a large one is always a fresh
+// mapping, never a reused block, so its first writes pay the page faults that
+// zeros() avoids: use it for long-lived tensors only.
+template <class T, class B = cpu>
+Tensor<T, B> untouched_zeros(const Shape& shape) {
+  if constexpr (std::same_as<B, cpu>)
+    return Tensor<T, cpu>::zeroed(shape, true);
+  else
+    return zeros<T, B>(shape);
 }
 
 // A zero tensor shaped like `like`, on its backend.

@@ -12,8 +12,8 @@ struct Parameter {
   Tensor<T, B> grad;
 
   Parameter() = default;
-  // On the host a large gradient takes no memory until a backward pass writes it.
-  explicit Parameter(const Shape& shape) : value(zeros<T, B>(shape)), grad(zeros<T, B>(shape)) {}
+  // The gradient takes no memory until a backward pass writes it (untouched_zeros).
+  explicit Parameter(const Shape& shape) : value(zeros<T, B>(shape)), grad(untouched_zeros<T, B>(shape)) {}
 
   [[nodiscard]] const Shape& shape() const { return value.shape(); }
   void zero_grad() { kernels::fill(grad, T(0)); }

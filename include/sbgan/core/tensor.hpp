@@ -33,13 +33,15 @@ class Tensor {
   // Uninitialised storage (NaN inside a poison_scope). Use zeros()/full() for values.
   explicit Tensor(const Shape& shape)
       : shape_(shape), data_(memory<B>::template allocate<T>(shape.numel())) {}
-  // Zero-filled host storage, for zeros(): large tensors take no memory until written.
-  static Tensor zeroed(const Shape& shape)
+  // Zero-filled host storage, for zeros(); with `untouched`, large tensors are fresh
+  // pages that take no memory until written (untouched_zeros()).
+  static Tensor zeroed(const Shape& shape, bool untouched = false)
     requires std::same_as<B, cpu>
   {
     Tensor t;
     t.shape_ = shape;
-    t.data_ = memory<cpu>::template allocate_zeroed<T>(shape.numel());
+    t.data_ = untouched ? memory<cpu>::template allocate_untouched_zeroed<T>(shape.numel())
+                        : memory<cpu>::template allocate_zeroed<T>(shape.numel());
     return t;
   }
 

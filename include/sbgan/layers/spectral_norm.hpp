@@ -72,7 +72,7 @@ class SpectralNorm : public layer_types<typename L::value_type, typename L::back
     // The wrapped layer now owns only derived storage: a scratch gradient (no memory
     // until a backward pass writes it) and, from the first forward, Ŵ; until then
     // its weight slot views W itself, so an unused copy of every weight never exists.
-    w.grad = zeros<T, B>(w.value.shape());
+    w.grad = untouched_zeros<T, B>(w.value.shape());
   }
 
   [[nodiscard]] bool training() const { return training_; }

@@ -4,7 +4,10 @@
 // Two paths compute the same thing:
 //   - fast (default): sbgan's blocked GEMM (gemm/blocked_gemm.hpp) with an AVX-512
 //     micro-kernel; the forward packs im2col panels straight from the input
-//     (gemm/im2col_packing.hpp), so no column matrix is ever materialised;
+//     (gemm/im2col_packing.hpp), so no column matrix is ever materialised; 3×3
+//     stride-1 convolutions with 32+ channels each way (forward, and the input
+//     gradient, itself such a convolution) run as Winograd F(2×2, 3×3) on the same
+//     GEMM (gemm/winograd_3x3.hpp), 2.25× fewer multiply-adds;
 //   - reference (SBGAN_REFERENCE_KERNELS=1): explicit im2col + Eigen's GEMM.
 //   forward:          y  = W ⋆ x + b            (assigns y)
 //   backward_data:    dx += Wᵀ ⋆ dy            (col2im adds)
@@ -14,6 +17,7 @@
 #include "sbgan/backend/cpu/eigen_maps.hpp"
 #include "sbgan/backend/cpu/gemm/blocked_gemm.hpp"
 #include "sbgan/backend/cpu/gemm/im2col_packing.hpp"
+#include "sbgan/backend/cpu/gemm/winograd_3x3.hpp"
 #include "sbgan/backend/cpu/parallel.hpp"
 #include "sbgan/backend/cpu/reference_kernels.hpp"
 #include "sbgan/core/tensor.hpp"
@@ -155,10 +159,15 @@ void forward(Gemm gemm, const Tensor<T, cpu>& x, const Tensor<T, cpu>& weight, c
   const index_t p = g.out_h(h) * g.out_w(w);
   const index_t k = cin * g.kernel_h * g.kernel_w;
   Columns<T> columns(cin, h, w, gemm == Gemm::blocked ? Window2d{} : g);  // the blocked path needs no buffer
+  namespace gm = cpu_detail::gemm;
+  const bool winograd = gemm == Gemm::blocked && gm::winograd_applies(g, cin, cout, g.out_h(h), g.out_w(w));
+  const Tensor<T, cpu> filters = winograd ? gm::winograd_filters(weight.data(), cout, cin) : Tensor<T, cpu>();
   for (index_t b = 0; b < n; ++b) {
     const T* xb = x.data() + b * cin * h * w;
     auto ym = cpu_detail::matrix(y.data() + b * cout * p, cout, p);
-    if (gemm == Gemm::blocked)
+    if (winograd)
+      gm::winograd_3x3(filters, xb, cin, h, w, cout, g, ym.data(), false);
+    else if (gemm == Gemm::blocked)
       blocked::forward(weight.data(), xb, cin, h, w, cout, g, ym.data());
     else
       ym.noalias() = cpu_detail::matrix(weight.data(), cout, k) * cpu_detail::matrix(columns.of(xb), k, p);
@@ -183,6 +192,12 @@ void backward_data(Gemm gemm, const Tensor<T, cpu>& dy, const Tensor<T, cpu>& we
     const auto flipped = blocked::transposed_flipped_weight(weight.data(), cout, cin, g.kernel_h, g.kernel_w);
     const Window2d gt = blocked::data_gradient_window(g);
     const index_t kt = cout * g.kernel_h * g.kernel_w;
+    if (gm::winograd_applies(gt, cout, cin, h, w)) {
+      const Tensor<T, cpu> filters = gm::winograd_filters(flipped.data(), cin, cout);
+      for (index_t b = 0; b < n; ++b)
+        gm::winograd_3x3(filters, dy.data() + b * cout * p, cout, oh, ow, cin, gt, dx.data() + b * cin * h * w, true);
+      return;
+    }
     for (index_t b = 0; b < n; ++b)
       gm::blocked_gemm<T>(cin, h * w, kt, gm::RowMajorA<T>{flipped.data(), kt},
                           gm::Im2colB<T>{dy.data() + b * cout * p, oh, ow, gt}, dx.data() + b * cin * h * w, h * w,

@@ -3,14 +3,16 @@
 // register), shared between tensor handles, freed with the last one.
 //
 // Large tensors (2 MiB and more) are mapped straight from the kernel (mmap), aligned
-// to 2 MiB and marked for transparent huge pages (madvise(MADV_HUGEPAGE), Linux):
+// to 2 MiB and marked for transparent huge pages (madvise(MADV_HUGEPAGE), Linux), and
+// recycled through a block cache (host_block_cache.hpp) that never raises the peak:
 //   - a fresh 147 MB activation costs ~70 first-touch page faults instead of
 //     ~36 000, which was most of the Gumbel-ST forward's time (W7: 242 -> ~100 ms);
-//   - freed, they go back to the system at once: malloc's adaptive thresholds kept
-//     ~250 MiB of freed activations resident in the SPADE generator's inference (W3);
-//   - their pages read as zero and take no memory until written, so
-//     allocate_zeroed() (zeros()) needs no clearing pass, and a gradient
-//     no pass ever writes (every parameter's, in inference) costs address space only.
+//   - unlike malloc, whose adaptive thresholds kept ~250 MiB of freed activations
+//     resident during one SPADE generator inference (W3), the cache gives blocks back
+//     whenever a request misses, so mapped memory stays within the live peak;
+//   - a fresh mapping reads as zero: zeros() clears only reused blocks, and
+//     untouched_zeros() (parameter gradients) always maps afresh, so a gradient no
+//     pass writes (every one, in inference) costs address space only.
 // Smaller tensors come from malloc with 64-byte alignment.
 #include <cstdint>
 #include <cstdlib>
@@ -23,6 +25,7 @@
 #include <sys/mman.h>
 #endif
 
+#include "sbgan/backend/cpu/host_block_cache.hpp"
 #include "sbgan/core/backend.hpp"
 #include "sbgan/core/poison.hpp"
 #include "sbgan/core/shape.hpp"
@@ -40,7 +43,7 @@ struct memory<cpu> {
   template <class T>
   static std::shared_ptr<T[]> allocate(index_t count) {
     if (count == 0) return {};
-    std::shared_ptr<T[]> data = allocate_bytes<T>(static_cast<std::size_t>(count) * sizeof(T), false);
+    std::shared_ptr<T[]> data = allocate_bytes<T>(static_cast<std::size_t>(count) * sizeof(T), Fill::none);
     if (poisoning_new_tensors() && std::numeric_limits<T>::has_quiet_NaN)
       std::uninitialized_fill_n(data.get(), count, std::numeric_limits<T>::quiet_NaN());
     return data;
@@ -50,28 +53,48 @@ struct memory<cpu> {
   template <class T>
   static std::shared_ptr<T[]> allocate_zeroed(index_t count) {
     if (count == 0) return {};
-    return allocate_bytes<T>(static_cast<std::size_t>(count) * sizeof(T), true);
+    return allocate_bytes<T>(static_cast<std::size_t>(count) * sizeof(T), Fill::zeros);
+  }
+
+  // count zeros that take no memory until written: large ones are always a fresh
+  // mapping, never a reused (resident) block.
+  template <class T>
+  static std::shared_ptr<T[]> allocate_untouched_zeroed(index_t count) {
+    if (count == 0) return {};
+    return allocate_bytes<T>(static_cast<std::size_t>(count) * sizeof(T), Fill::fresh_zeros);
   }
 
  private:
+  enum class Fill { none, zeros, fresh_zeros };
+
   template <class T>
-  static std::shared_ptr<T[]> allocate_bytes(std::size_t wanted, bool zeroed) {
+  static std::shared_ptr<T[]> allocate_bytes(std::size_t wanted, Fill fill) {
 #if defined(__linux__) && defined(MAP_ANONYMOUS)
-    if (wanted >= huge_page) return map_huge_aligned<T>(wanted);  // fresh pages are zero
+    if (wanted >= huge_page) {
+      const std::size_t bytes = (wanted + huge_page - 1) / huge_page * huge_page;
+      auto& cache = cpu_detail::HostBlockCache::instance();
+      void* block = fill == Fill::fresh_zeros ? nullptr : cache.take_or_evict(bytes);
+      if (block) {
+        if (fill == Fill::zeros) std::memset(block, 0, wanted);
+      } else {
+        block = map_huge_aligned(bytes);  // fresh pages read as zero
+      }
+      return std::shared_ptr<T[]>(static_cast<T*>(block), [bytes](T* p) {
+        cpu_detail::HostBlockCache::instance().give_back(p, bytes);
+      });
+    }
 #endif
     const std::size_t bytes = (wanted + alignment - 1) / alignment * alignment;
     void* raw = std::aligned_alloc(alignment, bytes);
     if (!raw) throw std::bad_alloc();
-    if (zeroed) std::memset(raw, 0, bytes);
+    if (fill != Fill::none) std::memset(raw, 0, bytes);
     return std::shared_ptr<T[]>(static_cast<T*>(raw), [](T* p) { std::free(p); });
   }
 
 #if defined(__linux__) && defined(MAP_ANONYMOUS)
-  // Over-maps by one huge page, then unmaps the parts before and after the 2 MiB-
-  // aligned range, which is marked for huge pages and unmapped when freed.
-  template <class T>
-  static std::shared_ptr<T[]> map_huge_aligned(std::size_t wanted) {
-    const std::size_t bytes = (wanted + huge_page - 1) / huge_page * huge_page;
+  // bytes (a multiple of 2 MiB), 2 MiB-aligned: over-maps by one huge page and unmaps
+  // the parts before and after the aligned range, which is marked for huge pages.
+  static void* map_huge_aligned(std::size_t bytes) {
     void* raw = mmap(nullptr, bytes + huge_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) throw std::bad_alloc();
     const auto base = reinterpret_cast<std::uintptr_t>(raw);
@@ -82,7 +105,7 @@ struct memory<cpu> {
 #if defined(MADV_HUGEPAGE)
     (void)madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);  // a hint; 4 KiB pages serve otherwise
 #endif
-    return std::shared_ptr<T[]>(reinterpret_cast<T*>(aligned), [bytes](T* p) { munmap(p, bytes); });
+    return reinterpret_cast<void*>(aligned);
   }
 #endif
 };
