@@ -26,6 +26,7 @@
 #endif
 
 #include "sbgan/backend/cpu/host_block_cache.hpp"
+#include "sbgan/backend/cpu/parallel.hpp"
 #include "sbgan/core/backend.hpp"
 #include "sbgan/core/poison.hpp"
 #include "sbgan/core/shape.hpp"
@@ -75,7 +76,7 @@ struct memory<cpu> {
       auto& cache = cpu_detail::HostBlockCache::instance();
       void* block = fill == Fill::fresh_zeros ? nullptr : cache.take_or_evict(bytes);
       if (block) {
-        if (fill == Fill::zeros) std::memset(block, 0, wanted);
+        if (fill == Fill::zeros) clear(static_cast<unsigned char*>(block), wanted);
       } else {
         block = map_huge_aligned(bytes);  // fresh pages read as zero
       }
@@ -89,6 +90,13 @@ struct memory<cpu> {
     if (!raw) throw std::bad_alloc();
     if (fill != Fill::none) std::memset(raw, 0, bytes);
     return std::shared_ptr<T[]>(static_cast<T*>(raw), [](T* p) { std::free(p); });
+  }
+
+  // A reused block is cleared on every thread, as kernels::fill would clear it.
+  static void clear(unsigned char* data, std::size_t bytes) {
+    cpu_detail::parallel_chunks(static_cast<index_t>(bytes), [data](index_t begin, index_t end) {
+      std::memset(data + begin, 0, static_cast<std::size_t>(end - begin));
+    });
   }
 
 #if defined(__linux__) && defined(MAP_ANONYMOUS)
