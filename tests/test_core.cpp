@@ -99,13 +99,37 @@ TEST_CASE("large host tensors: recycled without raising the peak, untouched zero
     CHECK(g[count / 2] == 0.0f);
     CHECK(host_memory_stats().bytes_cached == std::size_t{256} << 20);
   }
+  host_empty_cache();
   {
-    // A miss of another size unmaps at least its own size of cached blocks first,
-    // so resident memory does not grow past what was live at once.
+    auto big = zeros<float>(Shape{count});
+    std::fill(big.begin(), big.end(), 1.0f);
+    first = big.data();
+  }
+  {
+    // A smaller request trims the cached block (its resident pages serve again, the
+    // tail goes back), so resident memory does not grow past what was live at once.
     const double cached = resident_mib();
+    const auto resized = host_memory_stats().resized;
     auto other = zeros<float>(Shape{count / 2});
+    CHECK(other.data() == first);
+    CHECK(host_memory_stats().resized == resized + 1);
+    CHECK(other[count / 2 - 1] == 0.0f);  // the reused pages are cleared for zeros()
     std::fill(other.begin(), other.end(), 2.0f);
-    CHECK(resident_mib() <= cached + 8.0);
+    CHECK(resident_mib() <= cached - 100.0);  // the trimmed half went back
+  }
+  {
+    // A larger request grows the cached block: its pages move to the front of a fresh
+    // 2 MiB-aligned mapping (their contents with them), only the rest is new.
+    const auto mappings = host_memory_stats().mappings;
+    Tensor<float> grown(Shape{count});
+    CHECK(host_memory_stats().mappings == mappings + 1);
+    CHECK(reinterpret_cast<std::uintptr_t>(grown.data()) % (std::uintptr_t{2} << 20) == 0);
+    CHECK(grown[0] == 2.0f);                // moved, not refaulted
+    CHECK(grown[count / 2 - 1] == 2.0f);
+    CHECK(grown[count / 2] == 0.0f);        // the fresh part
+    CHECK(host_memory_stats().bytes_cached == 0);
+    auto z = zeros<float>(Shape{count});    // the same size again: a hit, cleared over its stale half
+    CHECK(z[0] == 0.0f);
   }
   host_empty_cache();
   CHECK(host_memory_stats().bytes_cached == 0);
@@ -402,9 +426,10 @@ TEST_CASE("convolution over several GEMM blocks agrees with the direct definitio
 }
 
 // Winograd F(2x2, 3x3) runs the blocked path's 3x3 stride-1 convolutions (forward and
-// input gradient); in float its error against a double reference must stay of the
-// order of the im2col + Eigen reference's own (measured: at most 1.7x it, 256
-// channels), every padding 0-2, odd sizes, partial tiles and several tile chunks.
+// input gradient) and F(3x3, 2x2) their weight gradient; in float the error against a
+// double reference must stay of the order of the im2col + Eigen reference's own
+// (measured: at most 1.9x it), every padding 0-2, odd sizes, partial tiles and
+// several tile chunks.
 TEST_CASE("Winograd 3x3 convolutions agree with the direct definition as closely as im2col does",
           "[kernels][conv][winograd]") {
   namespace gm = cpu_detail::gemm;
@@ -448,6 +473,22 @@ TEST_CASE("Winograd 3x3 convolutions agree with the direct definition as closely
       dscale = std::max(dscale, double(std::abs(dx_reference[i])));
     }
     CHECK(diff < 1e-5 * dscale);
+    // The weight gradient (F(3x3, 2x2), the dual transform) adds into dW; the
+    // reference is the Eigen path run in double.
+    Tensor<double> dw_expected = full<double>(wt.shape(), 0.25);
+    kernels::conv_cpu::backward_weights(Gemm::eigen, cast<double>(x), cast<double>(dy), win, dw_expected,
+                                        static_cast<Tensor<double>*>(nullptr));
+    auto dw = full<float>(wt.shape(), 0.25f), dw_reference = full<float>(wt.shape(), 0.25f);
+    kernels::conv_cpu::backward_weights(Gemm::blocked, x, dy, win, dw, static_cast<Tensor<float>*>(nullptr));
+    kernels::conv_cpu::backward_weights(Gemm::eigen, x, dy, win, dw_reference, static_cast<Tensor<float>*>(nullptr));
+    double werr_fast = 0, werr_reference = 0, wscale = 0;
+    for (index_t i = 0; i < dw.numel(); ++i) {
+      werr_fast = std::max(werr_fast, std::abs(dw[i] - dw_expected[i]));
+      werr_reference = std::max(werr_reference, std::abs(dw_reference[i] - dw_expected[i]));
+      wscale = std::max(wscale, std::abs(dw_expected[i]));
+    }
+    CHECK(werr_fast < 1e-5 * wscale);
+    CHECK(werr_fast < 3 * werr_reference + 1e-6 * wscale);
   }
 }
 

@@ -7,7 +7,8 @@
 //     (gemm/im2col_packing.hpp), so no column matrix is ever materialised; 3×3
 //     stride-1 convolutions with 32+ channels each way (forward, and the input
 //     gradient, itself such a convolution) run as Winograd F(2×2, 3×3) on the same
-//     GEMM (gemm/winograd_3x3.hpp), 2.25× fewer multiply-adds;
+//     GEMM (gemm/winograd_3x3.hpp), 2.25× fewer multiply-adds, and their weight
+//     gradient as its dual F(3×3, 2×2) (gemm/winograd_3x3_weight_gradient.hpp);
 //   - reference (SBGAN_REFERENCE_KERNELS=1): explicit im2col + Eigen's GEMM.
 //   forward:          y  = W ⋆ x + b            (assigns y)
 //   backward_data:    dx += Wᵀ ⋆ dy            (col2im adds)
@@ -18,6 +19,7 @@
 #include "sbgan/backend/cpu/gemm/blocked_gemm.hpp"
 #include "sbgan/backend/cpu/gemm/im2col_packing.hpp"
 #include "sbgan/backend/cpu/gemm/winograd_3x3.hpp"
+#include "sbgan/backend/cpu/gemm/winograd_3x3_weight_gradient.hpp"
 #include "sbgan/backend/cpu/parallel.hpp"
 #include "sbgan/backend/cpu/reference_kernels.hpp"
 #include "sbgan/core/tensor.hpp"
@@ -228,6 +230,15 @@ void backward_data(Gemm gemm, const Tensor<T, cpu>& dy, const Tensor<T, cpu>& we
   }
 }
 
+// dbias += Σ dy over batch and space
+template <class T>
+void bias_gradient_add(const Tensor<T, cpu>& dy, Tensor<T, cpu>& dbias) {
+  const index_t n = dy.shape().n(), cout = dy.shape().c(), p = dy.shape().h() * dy.shape().w();
+  T* db = dbias.data();
+  for (index_t b = 0; b < n; ++b)
+    for (index_t o = 0; o < cout; ++o) db[o] += cpu_detail::matrix(dy.data() + b * cout * p, cout, p).row(o).sum();
+}
+
 // dweight += dy · im2col(x)ᵀ; dbias += Σ dy over batch and space (dbias may be null).
 template <class T>
 void backward_weights(Gemm gemm, const Tensor<T, cpu>& x, const Tensor<T, cpu>& dy, const Window2d& g,
@@ -237,12 +248,21 @@ void backward_weights(Gemm gemm, const Tensor<T, cpu>& x, const Tensor<T, cpu>& 
   const index_t p = g.out_h(h) * g.out_w(w);
   const index_t k = cin * g.kernel_h * g.kernel_w;
   auto dwm = cpu_detail::matrix(dweight.data(), cout, k);
+  namespace gm = cpu_detail::gemm;
+  if (gemm == Gemm::blocked && gm::winograd_applies(g, cin, cout, g.out_h(h), g.out_w(w))) {
+    Tensor<T, cpu> products(Shape{16, gm::winograd_plane(cin * cout)});
+    for (index_t b = 0; b < n; ++b)
+      gm::winograd_weight_products(x.data() + b * cin * h * w, cin, h, w, dy.data() + b * cout * p, cout, g,
+                                   products.data(), b > 0);
+    gm::winograd_weight_gradient_add(products.data(), cout, cin, dweight.data());
+    if (dbias) bias_gradient_add(dy, *dbias);
+    return;
+  }
   Columns<T> columns(cin, h, w, gemm == Gemm::blocked ? Window2d{} : g);  // the blocked path needs no buffer
   for (index_t b = 0; b < n; ++b) {
     const T* xb = x.data() + b * cin * h * w;
     const auto dym = cpu_detail::matrix(dy.data() + b * cout * p, cout, p);
-    if (gemm == Gemm::blocked) {
-      namespace gm = cpu_detail::gemm;  // dW += dy·colᵀ, im2col packed on the fly
+    if (gemm == Gemm::blocked) {  // dW += dy·colᵀ, im2col packed on the fly
       const gm::RowMajorA<T> pack_dy{dym.data(), p};
       if (g.is_pointwise())
         gm::blocked_gemm<T>(cout, k, p, pack_dy, gm::TransposedB<T>{xb, p}, dwm.data(), k, true);
@@ -251,11 +271,8 @@ void backward_weights(Gemm gemm, const Tensor<T, cpu>& x, const Tensor<T, cpu>& 
     } else {
       dwm.noalias() += dym * cpu_detail::matrix(columns.of(xb), k, p).transpose();
     }
-    if (dbias) {
-      T* db = dbias->data();
-      for (index_t o = 0; o < cout; ++o) db[o] += dym.row(o).sum();
-    }
   }
+  if (dbias) bias_gradient_add(dy, *dbias);
 }
 
 }  // namespace conv_cpu

@@ -8,14 +8,16 @@
 //   - a fresh 147 MB activation costs ~70 first-touch page faults instead of
 //     ~36 000, which was most of the Gumbel-ST forward's time (W7: 242 -> ~100 ms);
 //   - unlike malloc, whose adaptive thresholds kept ~250 MiB of freed activations
-//     resident during one SPADE generator inference (W3), the cache gives blocks back
-//     whenever a request misses, so mapped memory stays within the live peak;
+//     resident during one SPADE generator inference (W3), the cache serves a miss
+//     from blocks of other sizes (trimmed, or grown in place of what it unmaps), so
+//     mapped memory stays within the live peak;
 //   - a fresh mapping reads as zero: zeros() clears only reused blocks, and
 //     untouched_zeros() (parameter gradients) always maps afresh, so a gradient no
 //     pass writes (every one, in inference) costs address space only.
 // Smaller tensors come from malloc with 64-byte alignment.
 #include <cstdint>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -39,7 +41,7 @@ struct memory;
 template <>
 struct memory<cpu> {
   static constexpr std::size_t alignment = 64;
-  static constexpr std::size_t huge_page = std::size_t{2} << 20;
+  static constexpr std::size_t huge_page = cpu_detail::huge_page;
 
   template <class T>
   static std::shared_ptr<T[]> allocate(index_t count) {
@@ -74,13 +76,10 @@ struct memory<cpu> {
     if (wanted >= huge_page) {
       const std::size_t bytes = (wanted + huge_page - 1) / huge_page * huge_page;
       auto& cache = cpu_detail::HostBlockCache::instance();
-      void* block = fill == Fill::fresh_zeros ? nullptr : cache.take_or_evict(bytes);
-      if (block) {
-        if (fill == Fill::zeros) clear(static_cast<unsigned char*>(block), wanted);
-      } else {
-        block = map_huge_aligned(bytes);  // fresh pages read as zero
-      }
-      return std::shared_ptr<T[]>(static_cast<T*>(block), [bytes](T* p) {
+      using Taken = cpu_detail::HostBlockCache::Taken;
+      const Taken block = fill == Fill::fresh_zeros ? Taken{cpu_detail::map_huge_aligned(bytes), 0} : cache.take(bytes);
+      if (fill == Fill::zeros) clear(static_cast<unsigned char*>(block.data), std::min(wanted, block.stale));
+      return std::shared_ptr<T[]>(static_cast<T*>(block.data), [bytes](T* p) {
         cpu_detail::HostBlockCache::instance().give_back(p, bytes);
       });
     }
@@ -98,24 +97,6 @@ struct memory<cpu> {
       std::memset(data + begin, 0, static_cast<std::size_t>(end - begin));
     });
   }
-
-#if defined(__linux__) && defined(MAP_ANONYMOUS)
-  // bytes (a multiple of 2 MiB), 2 MiB-aligned: over-maps by one huge page and unmaps
-  // the parts before and after the aligned range, which is marked for huge pages.
-  static void* map_huge_aligned(std::size_t bytes) {
-    void* raw = mmap(nullptr, bytes + huge_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) throw std::bad_alloc();
-    const auto base = reinterpret_cast<std::uintptr_t>(raw);
-    const std::uintptr_t aligned = (base + huge_page - 1) / huge_page * huge_page;
-    if (aligned > base) munmap(raw, aligned - base);
-    const std::uintptr_t tail = aligned + bytes, end = base + bytes + huge_page;
-    if (end > tail) munmap(reinterpret_cast<void*>(tail), end - tail);
-#if defined(MADV_HUGEPAGE)
-    (void)madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);  // a hint; 4 KiB pages serve otherwise
-#endif
-    return reinterpret_cast<void*>(aligned);
-  }
-#endif
 };
 
 }  // namespace sbgan
