@@ -104,11 +104,21 @@ void winograd_input_tiles(const T* x, index_t cin, index_t h, index_t w, const W
         for (index_t ty = t0 / tiles_w; ty * tiles_w < t0 + tc; ++ty) {
           for (int i = 0; i < 4; ++i) {
             const index_t iy = 2 * ty - g.pad_h + i;
-            for (index_t k = 0; k < span; ++k)
-              for (int parity = 0; parity < 2; ++parity) {
-                const index_t ix = 2 * k + parity - g.pad_w;
-                columns[parity][i][k] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xc[iy * w + ix] : T(0);
+            for (int parity = 0; parity < 2; ++parity) {
+              // Columns ix = 2k + parity − pad_w inside the image: k in [k0, k1).
+              const index_t first = parity - g.pad_w;
+              const index_t k0 = first >= 0 ? 0 : (1 - first) / 2;
+              const index_t k1 = std::max(k0, std::min(span, (w - first + 1) / 2));
+              T* col = columns[parity][i];
+              if (iy < 0 || iy >= h) {
+                for (index_t k = 0; k < span; ++k) col[k] = T(0);
+                continue;
               }
+              const T* row = xc + iy * w + first;
+              for (index_t k = 0; k < k0; ++k) col[k] = T(0);
+              for (index_t k = k0; k < k1; ++k) col[k] = row[2 * k];
+              for (index_t k = k1; k < span; ++k) col[k] = T(0);
+            }
           }
           const index_t row_start = ty * tiles_w;
           const index_t tx_begin = std::max(t0, row_start) - row_start;
