@@ -117,7 +117,13 @@ class HostBlockCache {
       if (kept.bytes > bytes) unmap({static_cast<unsigned char*>(kept.data) + bytes, kept.bytes - bytes});
       return {kept.data, bytes};
     }
-    void* fresh = map_huge_aligned(bytes);
+    void* fresh = nullptr;
+    try {
+      fresh = map_huge_aligned(bytes);
+    } catch (...) {  // out of memory: the kept block goes back to the cache, not astray
+      if (kept.data) give_back(kept.data, kept.bytes);
+      throw;
+    }
     if (!kept.data) return {fresh, 0};
 #if defined(__linux__) && defined(MREMAP_FIXED)
     // The kept block's resident pages move over the front of the fresh range.
