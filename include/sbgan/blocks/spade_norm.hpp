@@ -90,6 +90,7 @@ class SpadeNorm {
       kernels::modulate_leaky_relu(ctx.norm.output, ctx.gamma.output, ctx.beta.output, slope(), ctx.output);
     else
       kernels::modulate(ctx.norm.output, ctx.gamma.output, ctx.beta.output, ctx.output);
+    ctx.beta.output.release_storage();  // backward needs γ, not β
     return ctx;
   }
 
@@ -179,33 +180,38 @@ class SpadeNorm {
   // Converted as LeakyReLU<T, B>(static_cast<T>(slope)) would, for bit-identical results.
   [[nodiscard]] T slope() const { return static_cast<T>(*options_.leaky_relu_slope); }
 
+  // Each temporary goes as soon as its consumer has run, so backward's peak holds
+  // one C-channel gradient at a time besides dy and dx.
   void propagate(const context& ctx, const tensor& dy, tensor& dx, tensor* dsegmap, ParamGrads grads) {
-    tensor d_normalized(dy.shape()), d_gamma(dy.shape());
+    tensor d_gamma(dy.shape());
     // Without the activation dβ is dy itself; with it, the masked dy, materialised.
-    std::optional<tensor> d_pre_activation;
-    if (options_.leaky_relu_slope) {
-      d_pre_activation.emplace(dy.shape());
-      kernels::modulate_leaky_relu_backward(ctx.norm.output, ctx.gamma.output, ctx.output, dy, slope(), d_normalized,
-                                            d_gamma, *d_pre_activation);
-    } else {
-      kernels::modulate_backward(ctx.norm.output, ctx.gamma.output, dy, d_normalized, d_gamma);
-    }
-    const tensor& d_beta = d_pre_activation ? *d_pre_activation : dy;
-    // The γ/β branch matters only for the parameters and the layout.
-    if (grads == ParamGrads::accumulate || dsegmap) {
-      tensor d_hidden = zeros<T, B>(ctx.shared.output.shape());
-      mlp_gamma_.backward(ctx.gamma, d_gamma, d_hidden, grads);
-      mlp_beta_.backward(ctx.beta, d_beta, d_hidden, grads);
-      const Shape resized = ctx.shared.input_shape;
-      if (dsegmap && resized == ctx.segmap_shape) {
-        mlp_shared_.backward(ctx.shared, d_hidden, *dsegmap, grads);
+    tensor d_beta = dy;
+    {
+      tensor d_normalized(dy.shape());
+      if (options_.leaky_relu_slope) {
+        d_beta = tensor(dy.shape());
+        kernels::modulate_leaky_relu_backward(ctx.norm.output, ctx.gamma.output, ctx.output, dy, slope(),
+                                              d_normalized, d_gamma, d_beta);
       } else {
-        tensor d_resized = zeros<T, B>(resized);
-        mlp_shared_.backward(ctx.shared, d_hidden, d_resized, grads);
-        if (dsegmap) kernels::resize_nearest_backward(d_resized, *dsegmap);
+        kernels::modulate_backward(ctx.norm.output, ctx.gamma.output, dy, d_normalized, d_gamma);
       }
+      norm_.backward(ctx.norm, d_normalized, dx, grads);
     }
-    norm_.backward(ctx.norm, d_normalized, dx, grads);
+    // The γ/β branch matters only for the parameters and the layout.
+    if (grads != ParamGrads::accumulate && !dsegmap) return;
+    tensor d_hidden = zeros<T, B>(ctx.shared.output.shape());
+    mlp_gamma_.backward(ctx.gamma, d_gamma, d_hidden, grads);
+    d_gamma = tensor();
+    mlp_beta_.backward(ctx.beta, d_beta, d_hidden, grads);
+    d_beta = tensor();
+    const Shape resized = ctx.shared.input_shape;
+    if (dsegmap && resized == ctx.segmap_shape) {
+      mlp_shared_.backward(ctx.shared, d_hidden, *dsegmap, grads);
+    } else {
+      tensor d_resized = zeros<T, B>(resized);
+      mlp_shared_.backward(ctx.shared, d_hidden, d_resized, grads);
+      if (dsegmap) kernels::resize_nearest_backward(d_resized, *dsegmap);
+    }
   }
 
   SpadeNormOptions options_;

@@ -59,8 +59,8 @@ class SpadeResBlock {
     std::optional<typename Spade::context> norm_s;
     std::optional<typename Conv::context> conv_s;
     typename Spade::context norm_0, norm_1;  // outputs after the leaky ReLU
-    typename Conv::context conv_0, conv_1;
-    tensor input;
+    typename Conv::context conv_0, conv_1;  // outputs released: backward reads their shapes only
+    Shape input_shape;
     tensor output;
   };
 
@@ -103,7 +103,7 @@ class SpadeResBlock {
     check_inputs(x, segmap);  // before any sub-layer updates its statistics or u
     context ctx;
     ctx.segmap_shape = segmap.shape();
-    ctx.input = x;
+    ctx.input_shape = x.shape();
     if (learned_shortcut()) {
       ctx.norm_s = norm_s_->forward(x, segmap);
       ctx.conv_s = conv_s_->forward(ctx.norm_s->output);
@@ -111,9 +111,12 @@ class SpadeResBlock {
     ctx.norm_0 = norm_0_.forward(x, segmap);
     ctx.conv_0 = conv_0_.forward(ctx.norm_0.output);
     ctx.norm_1 = norm_1_.forward(ctx.conv_0.output, segmap);
+    ctx.conv_0.output.release_storage();  // norm_1 keeps x̂, not its input
     ctx.conv_1 = conv_1_.forward(ctx.norm_1.output);
     ctx.output = tensor(ctx.conv_1.output.shape());
     kernels::add(learned_shortcut() ? ctx.conv_s->output : x, ctx.conv_1.output, ctx.output);
+    ctx.conv_1.output.release_storage();
+    if (learned_shortcut()) ctx.conv_s->output.release_storage();
     return ctx;
   }
 
@@ -196,7 +199,7 @@ class SpadeResBlock {
 
   void check_gradients(const context& ctx, const tensor& dy, tensor& dx) const {
     expect_shape(describe(), "output gradient", ctx.output.shape(), dy.shape());
-    expect_shape(describe(), "input gradient", ctx.input.shape(), dx.shape());
+    expect_shape(describe(), "input gradient", ctx.input_shape, dx.shape());
   }
 
   void spade_backward(Spade& norm, const typename Spade::context& ctx, const tensor& dy, tensor& dx, tensor* dsegmap,
@@ -207,15 +210,21 @@ class SpadeResBlock {
       norm.backward(ctx, dy, dx, grads);
   }
 
+  // Each gradient map goes as soon as the layer that reads it has run.
   void propagate(const context& ctx, const tensor& dy, tensor& dx, tensor* dsegmap, ParamGrads grads) {
     // Main path, from the output back to x.
-    tensor d_norm1 = zeros<T, B>(ctx.norm_1.output.shape());
-    conv_1_.backward(ctx.conv_1, dy, d_norm1, grads);
     tensor d_conv0 = zeros<T, B>(ctx.conv_0.output.shape());
-    spade_backward(norm_1_, ctx.norm_1, d_norm1, d_conv0, dsegmap, grads);
-    tensor d_norm0 = zeros<T, B>(ctx.norm_0.output.shape());
-    conv_0_.backward(ctx.conv_0, d_conv0, d_norm0, grads);
-    spade_backward(norm_0_, ctx.norm_0, d_norm0, dx, dsegmap, grads);
+    {
+      tensor d_norm1 = zeros<T, B>(ctx.norm_1.output.shape());
+      conv_1_.backward(ctx.conv_1, dy, d_norm1, grads);
+      spade_backward(norm_1_, ctx.norm_1, d_norm1, d_conv0, dsegmap, grads);
+    }
+    {
+      tensor d_norm0 = zeros<T, B>(ctx.norm_0.output.shape());
+      conv_0_.backward(ctx.conv_0, d_conv0, d_norm0, grads);
+      d_conv0 = tensor();
+      spade_backward(norm_0_, ctx.norm_0, d_norm0, dx, dsegmap, grads);
+    }
     // Shortcut.
     if (learned_shortcut()) {
       tensor d_norm_s = zeros<T, B>(ctx.norm_s->output.shape());

@@ -49,6 +49,9 @@ class Tensor {
   // A default-constructed tensor holds nothing: no storage, no elements.
   [[nodiscard]] index_t numel() const { return data_ ? shape_.numel() : 0; }
   [[nodiscard]] bool empty() const { return !data_; }
+  // Drops this handle's storage and keeps the shape: a context field that backward
+  // only checks shapes against need not pin an activation (other handles keep it).
+  void release_storage() { data_.reset(); }
   [[nodiscard]] T* data() { return data_.get(); }
   [[nodiscard]] const T* data() const { return data_.get(); }
   // True when both handles view the same memory.

@@ -36,6 +36,8 @@ class AvgPool2d : public layer_types<T, B> {
     return Shape{in.n(), in.c(), window_.out_h(in.h()), window_.out_w(in.w())};
   }
 
+  static constexpr bool backward_reads_output = false;  // only its shape
+
   context forward(const tensor& x) {
     tensor y(output_shape(x.shape()));
     kernels::avg_pool2d_forward(x, window_, y);

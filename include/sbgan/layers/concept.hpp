@@ -24,6 +24,10 @@
 //                        forward(x).output, whose context is dropped on return.
 //                        Composites implement it so that each part's context goes
 //                        as soon as the next part has its input.
+//   static constexpr bool backward_reads_output = false;
+//                        backward and backward_second read only ctx.output's
+//                        shape, so a composite may release the output's storage
+//                        once the next layer has run (the default is true)
 // and, for layers with state beyond their parameters:
 //   set_training(bool)   forward differs between training and evaluation
 //                        (batch statistics, spectral-norm power iterations)
@@ -109,6 +113,16 @@ typename L::tensor infer(L& layer, const typename L::tensor& x) {
     return layer.infer(x);
   else
     return layer.forward(x).output;
+}
+
+// Whether L's backward passes read the elements of ctx.output; layers that say
+// nothing are assumed to.
+template <class L>
+constexpr bool backward_reads_output() {
+  if constexpr (requires { L::backward_reads_output; })
+    return L::backward_reads_output;
+  else
+    return true;
 }
 
 // Visits a layer's buffers; a no-op for layers without any.

@@ -62,6 +62,8 @@ class Conv2d : public layer_types<T, B> {
     return Shape{in.n(), options_.out_channels, window_.out_h(in.h()), window_.out_w(in.w())};
   }
 
+  static constexpr bool backward_reads_output = false;  // only its shape
+
   context forward(const tensor& x) {
     tensor y(output_shape(x.shape()));
     kernels::conv2d_forward(x, weight_.value, options_.bias ? &bias_.value : nullptr, window_, y);

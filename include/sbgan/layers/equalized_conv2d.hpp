@@ -73,6 +73,8 @@ class EqualizedConv2d : public layer_types<T, B> {
     return Shape{in.n(), options_.out_channels, g.out_h(in.h()), g.out_w(in.w())};
   }
 
+  static constexpr bool backward_reads_output = false;  // only its shape
+
   context forward(const tensor& x) {
     tensor y(output_shape(x.shape()));
     kernels::conv2d_forward(x, scaled_weight(), options_.bias ? &bias_.value : nullptr, options_.window, y);

@@ -61,6 +61,8 @@ class EqualizedLinear : public layer_types<T, B> {
     return Shape{in.n(), options_.out_features};
   }
 
+  static constexpr bool backward_reads_output = false;  // only its shape
+
   context forward(const tensor& x) {
     tensor y(output_shape(x.shape()));
     kernels::linear_forward(x, scaled_weight(), options_.bias ? &bias_.value : nullptr, y);

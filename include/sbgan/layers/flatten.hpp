@@ -19,6 +19,8 @@ class Flatten : public layer_types<T, B> {
     tensor output;
   };
 
+  static constexpr bool backward_reads_output = false;  // only its shape
+
   context forward(const tensor& x) {
     if (x.shape().rank() < 1) throw shape_error(describe(), "input", "[N, ...]", x.shape());
     return {x.shape(), x.reshaped(Shape{x.shape().n(), x.shape().per_sample()})};

@@ -14,8 +14,12 @@ template <class T, class B = cpu>
 class LeakyReLU : public layer_types<T, B> {
  public:
   using tensor = Tensor<T, B>;
+  // With a slope ≥ 0, y > 0 exactly where x > 0 (x = 0 and NaN included), so the
+  // output alone carries the mask and the input is kept only for a negative slope:
+  // the pre-activation of a conv → LReLU pair is not pinned until backward.
   struct context {
-    tensor input;
+    Shape input_shape;
+    tensor input;  // empty unless the slope is negative
     tensor output;
   };
 
@@ -26,20 +30,20 @@ class LeakyReLU : public layer_types<T, B> {
   context forward(const tensor& x) {
     tensor y(x.shape());
     kernels::leaky_relu_forward(x, slope_, y);
-    return {x, y};
+    return {x.shape(), slope_ < T(0) ? x : tensor(), y};
   }
 
   void backward(const context& ctx, const tensor& dy, tensor& dx, ParamGrads) {
     expect_shape(describe(), "output gradient", ctx.output.shape(), dy.shape());
-    expect_shape(describe(), "input gradient", ctx.input.shape(), dx.shape());
-    kernels::leaky_relu_backward(ctx.input, dy, slope_, dx);
+    expect_shape(describe(), "input gradient", ctx.input_shape, dx.shape());
+    kernels::leaky_relu_backward(mask_source(ctx), dy, slope_, dx);
   }
 
   void backward_second(const context& ctx, const tensor& gy, const tensor& w, tensor& /*dx: no term*/, tensor& dgy,
                        ParamGrads) {
     expect_shape(describe(), "output gradient", ctx.output.shape(), gy.shape());
-    expect_shape(describe(), "second-order cotangent", ctx.input.shape(), w.shape());
-    kernels::leaky_relu_second(ctx.input, w, slope_, dgy);
+    expect_shape(describe(), "second-order cotangent", ctx.input_shape, w.shape());
+    kernels::leaky_relu_second(mask_source(ctx), w, slope_, dgy);
   }
 
   template <class F>
@@ -48,6 +52,9 @@ class LeakyReLU : public layer_types<T, B> {
   [[nodiscard]] std::string describe() const { return "LeakyReLU(" + std::to_string(slope_) + ")"; }
 
  private:
+  // What leaky_relu_backward reads the sign of: the output unless the slope is negative.
+  const tensor& mask_source(const context& ctx) const { return slope_ < T(0) ? ctx.input : ctx.output; }
+
   T slope_;
 };
 

@@ -50,6 +50,8 @@ class Linear : public layer_types<T, B> {
     return Shape{in.n(), options_.out_features};
   }
 
+  static constexpr bool backward_reads_output = false;  // only its shape
+
   context forward(const tensor& x) {
     tensor y(output_shape(x.shape()));
     kernels::linear_forward(x, weight_.value, options_.bias ? &bias_.value : nullptr, y);

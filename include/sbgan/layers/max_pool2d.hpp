@@ -37,6 +37,8 @@ class MaxPool2d : public layer_types<T, B> {
     return Shape{in.n(), in.c(), window_.out_h(in.h()), window_.out_w(in.w())};
   }
 
+  static constexpr bool backward_reads_output = false;  // only its shape
+
   context forward(const tensor& x) {
     tensor y(output_shape(x.shape()));
     kernels::max_pool2d_forward(x, window_, y);

@@ -50,6 +50,8 @@ class MinibatchStddev : public layer_types<T, B> {
     return Shape{in.n(), in.c() + 1, in.h(), in.w()};
   }
 
+  static constexpr bool backward_reads_output = false;  // only its shape
+
   context forward(const tensor& x) {
     tensor y(output_shape(x.shape()));
     const index_t group = group_for(x.shape().n());

@@ -28,6 +28,8 @@ class NearestUpsample : public layer_types<T, B> {
     return Shape{in.n(), in.c(), in.h() * scale_, in.w() * scale_};
   }
 
+  static constexpr bool backward_reads_output = false;  // only its shape
+
   context forward(const tensor& x) {
     tensor y(output_shape(x.shape()));
     kernels::resize_nearest(x, y);

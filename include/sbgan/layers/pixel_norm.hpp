@@ -32,6 +32,8 @@ class PixelNorm : public layer_types<T, B> {
 
   [[nodiscard]] double epsilon() const { return epsilon_; }
 
+  static constexpr bool backward_reads_output = false;  // only its shape
+
   context forward(const tensor& x) {
     const Shape& s = x.shape();
     if ((s.rank() != 2 && s.rank() != 4) || s.numel() == 0)

@@ -26,6 +26,7 @@ class Sequential : public layer_types<typename std::tuple_element_t<0, std::tupl
                                       typename std::tuple_element_t<0, std::tuple<Ls...>>::backend> {
   static_assert(sizeof...(Ls) > 0, "Sequential needs at least one layer");
   using first = std::tuple_element_t<0, std::tuple<Ls...>>;
+  using last = std::tuple_element_t<sizeof...(Ls) - 1, std::tuple<Ls...>>;
   static_assert((std::is_same_v<typename Ls::value_type, typename first::value_type> && ...),
                 "Sequential: every layer must use the same scalar type");
   static_assert((std::is_same_v<typename Ls::backend, typename first::backend> && ...),
@@ -41,6 +42,9 @@ class Sequential : public layer_types<typename std::tuple_element_t<0, std::tupl
     std::tuple<typename Ls::context...> parts;
     tensor output;
   };
+
+  // Its output is its last element's.
+  static constexpr bool backward_reads_output = sbgan::backward_reads_output<last>();
 
   explicit Sequential(Ls... layers) : layers_(std::move(layers)...) {}
 
@@ -59,6 +63,12 @@ class Sequential : public layer_types<typename std::tuple_element_t<0, std::tupl
         std::get<I>(ctx.parts) = std::get<I>(layers_).forward(in);
       } catch (const shape_error& e) {
         throw shape_error("Sequential element " + std::to_string(I) + ": " + e.what());
+      }
+      // An output its own layer never reads stays alive only where the next layer
+      // kept it (a conv's input, say), not for the shape checks of backward.
+      if constexpr (I > 0) {
+        using previous = std::tuple_element_t<I - 1, std::tuple<Ls...>>;
+        if constexpr (!sbgan::backward_reads_output<previous>()) std::get<I - 1>(ctx.parts).output.release_storage();
       }
     });
     ctx.output = output_of<count - 1>(ctx);

@@ -14,13 +14,18 @@
 //
 // The weight is divided, not the output: it works for any wrapped layer (biases,
 // equalized-learning-rate scales), and it costs O(weight) per forward, the same as
-// the power iteration and far less than the layer itself.
+// the power iteration and far less than the layer itself (once per pass).
+//
+// Ŵ and dŴ exist only during a pass: a context keeps σ, u and v, and backward
+// derives Ŵ = W·(1/σ) again, bit-identical to forward's while W is unchanged (as
+// the wrapped layer's own backward assumes of its weight). Keeping them would
+// double the weight memory of a spectrally normalized model (two more copies of
+// W: 534 MB in the SPADE generator at ngf 64). Passes in flight stay independent:
+// each has its own σ, u, v.
 //
 // Names as PyTorch's state dict: parameter "weight_orig" (plus the layer's others,
-// e.g. "bias"), buffers "weight_u" and "weight_v". The wrapped layer's weight() holds
-// Ŵ of the latest forward (PyTorch's module.weight attribute; W itself before the
-// first); each context keeps its own Ŵ, u, v and σ, so passes in flight stay
-// independent. infer() keeps nothing: Ŵ exists only during the call.
+// e.g. "bias"), buffers "weight_u" and "weight_v". Between passes the wrapped
+// layer's weight slot views W itself.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -49,11 +54,11 @@ class SpectralNorm : public layer_types<typename L::value_type, typename L::back
   using tensor = Tensor<T, B>;
   struct context {
     typename L::context inner;
-    tensor weight;  // Ŵ = W/σ this pass ran with
-    tensor u, v;    // the vectors σ was computed with
+    tensor u, v;  // the vectors σ was computed with
     double sigma = 1;
     tensor output;
   };
+  static constexpr bool backward_reads_output = sbgan::backward_reads_output<L>();
 
   // u and v start as normalized normal draws from `init`, as PyTorch's do.
   SpectralNorm(L layer, Generator& init, const SpectralNormOptions& options = {})
@@ -69,10 +74,8 @@ class SpectralNorm : public layer_types<typename L::value_type, typename L::back
     v_ = init.normal<T, B>(Shape{w.value.numel() / rows});
     normalize(u_);
     normalize(v_);
-    // The wrapped layer now owns only derived storage: a scratch gradient (no memory
-    // until a backward pass writes it) and, from the first forward, Ŵ; until then
-    // its weight slot views W itself, so an unused copy of every weight never exists.
-    w.grad = untouched_zeros<T, B>(w.value.shape());
+    // The wrapped layer's gradient slot holds a pass's dŴ only during backward.
+    w.grad = tensor();
   }
 
   [[nodiscard]] bool training() const { return training_; }
@@ -95,20 +98,19 @@ class SpectralNorm : public layer_types<typename L::value_type, typename L::back
     ctx.v = v_;
     if (training_) advance_power_iteration(ctx.u, ctx.v);
     ctx.sigma = kernels::spectral_sigma(weight_orig_.value, ctx.u, ctx.v);
-    ctx.weight = normalized_weight(ctx.sigma);
     {
-      weight_swap swap(layer_.weight().value, ctx.weight);
+      weight_swap swap(layer_.weight().value, normalized_weight(ctx.sigma));
       try {
         ctx.inner = layer_.forward(x);
       } catch (const shape_error& e) {
         throw shape_error("SpectralNorm: " + std::string(e.what()));
       }
-      swap.keep();  // the wrapped layer shows Ŵ of the latest forward
     }
     // Commit the updated buffers only once the pass has been accepted.
     u_ = ctx.u;
     v_ = ctx.v;
     ctx.output = ctx.inner.output;
+    if constexpr (!backward_reads_output) ctx.inner.output.release_storage();  // one handle is enough
     return ctx;
   }
 
@@ -134,20 +136,14 @@ class SpectralNorm : public layer_types<typename L::value_type, typename L::back
   }
 
   void backward(const context& ctx, const tensor& dy, tensor& dx, ParamGrads grads) {
-    weight_swap swap(layer_.weight().value, ctx.weight);
-    if (grads == ParamGrads::accumulate) kernels::fill(layer_.weight().grad, T(0));
-    layer_.backward(ctx.inner, dy, dx, grads);
-    if (grads == ParamGrads::accumulate) add_weight_gradient(ctx);
+    with_pass_weight(ctx, grads, [&] { layer_.backward(ctx.inner, dy, dx, grads); });
   }
 
   void backward_second(const context& ctx, const tensor& gy, const tensor& w, tensor& dx, tensor& dgy,
                        ParamGrads grads)
     requires SecondOrderLayer<L>
   {
-    weight_swap swap(layer_.weight().value, ctx.weight);
-    if (grads == ParamGrads::accumulate) kernels::fill(layer_.weight().grad, T(0));
-    layer_.backward_second(ctx.inner, gy, w, dx, dgy, grads);
-    if (grads == ParamGrads::accumulate) add_weight_gradient(ctx);
+    with_pass_weight(ctx, grads, [&] { layer_.backward_second(ctx.inner, gy, w, dx, dgy, grads); });
   }
 
   template <class F>
@@ -176,18 +172,30 @@ class SpectralNorm : public layer_types<typename L::value_type, typename L::back
   class weight_swap {
    public:
     weight_swap(tensor& slot, const tensor& value) : slot_(slot), saved_(slot) { slot_ = value; }
-    ~weight_swap() {
-      if (!keep_) slot_ = saved_;
-    }
+    ~weight_swap() { slot_ = saved_; }
     weight_swap(const weight_swap&) = delete;
     weight_swap& operator=(const weight_swap&) = delete;
-    void keep() { keep_ = true; }
 
    private:
     tensor& slot_;
     tensor saved_;
-    bool keep_ = false;
   };
+
+  // Runs a backward pass of the wrapped layer with the pass's Ŵ in its weight slot
+  // and, for parameter gradients, a zeroed dŴ in its gradient slot, then maps dŴ
+  // to dW. Both live only for the call.
+  template <class F>
+  void with_pass_weight(const context& ctx, ParamGrads grads, F&& run) {
+    Parameter<T, B>& slot = layer_.weight();
+    weight_swap value(slot.value, normalized_weight(ctx.sigma));
+    if (grads == ParamGrads::skip) {
+      run();
+      return;
+    }
+    weight_swap grad(slot.grad, zeros<T, B>(slot.value.shape()));
+    run();
+    kernels::spectral_norm_backward(slot.grad, slot.value, ctx.u, ctx.v, ctx.sigma, weight_orig_.grad);
+  }
 
   // The training forward's power iterations, from (u, v) into fresh vectors.
   void advance_power_iteration(tensor& u, tensor& v) const {
@@ -208,11 +216,6 @@ class SpectralNorm : public layer_types<typename L::value_type, typename L::back
   void normalize(tensor& t) const {
     const double norm = std::sqrt(kernels::dot(t, t));
     kernels::scale(t, static_cast<T>(1.0 / std::max(norm, options_.eps)));
-  }
-
-  // The wrapped layer left dŴ in its scratch gradient; map it to dW.
-  void add_weight_gradient(const context& ctx) {
-    kernels::spectral_norm_backward(layer_.weight().grad, ctx.weight, ctx.u, ctx.v, ctx.sigma, weight_orig_.grad);
   }
 
   L layer_;

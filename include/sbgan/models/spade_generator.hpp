@@ -164,20 +164,33 @@ class SpadeGenerator {
     tensor start(ctx.start_shape);
     kernels::resize_nearest(seg, start);
     ctx.fc = fc_.forward(start);
+    // No backward here reads its own output (the blocks keep x̂, the activation its
+    // output), so each map's context handle is released once its consumer has run:
+    // only the handles the consumers kept pin memory.
+    tensor* produced = &ctx.fc.output;
+    const auto consumed = [&](tensor& next) {
+      produced->release_storage();
+      produced = &next;
+    };
     tensor x = ctx.fc.output;
     ctx.ups.resize(block_count);
-    ctx.blocks.reserve(block_count);
+    ctx.blocks.reserve(block_count);  // no reallocation: `produced` stays valid
     for (std::size_t i = 0; i < block_count; ++i) {
       if (upsamples_before(i)) {
         ctx.ups[i] = upsample_.forward(x);
+        consumed(ctx.ups[i].output);
         x = ctx.ups[i].output;
       }
       ctx.blocks.push_back(blocks_[i].forward(x, seg));
+      consumed(ctx.blocks.back().output);
       x = ctx.blocks.back().output;
     }
     ctx.act = activation_.forward(x);
+    x = tensor();
+    produced->release_storage();
     ctx.conv_img = conv_img_.forward(ctx.act.output);
     ctx.tanh = tanh_.forward(ctx.conv_img.output);
+    ctx.conv_img.output.release_storage();
     ctx.output = ctx.tanh.output;
     return ctx;
   }
@@ -263,7 +276,7 @@ class SpadeGenerator {
     activation_.backward(ctx.act, d_act, g, grads);
     for (std::size_t i = block_count; i-- > 0;) {
       const auto& bctx = ctx.blocks[i];
-      tensor g_in = zeros_like(bctx.input);
+      tensor g_in = zeros<T, B>(bctx.input_shape);
       if (d_seg)
         blocks_[i].backward(bctx, g, g_in, *d_seg, grads);
       else
