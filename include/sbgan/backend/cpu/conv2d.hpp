@@ -9,12 +9,14 @@
 //     gradient, itself such a convolution) run as Winograd F(2×2, 3×3) on the same
 //     GEMM (gemm/winograd_3x3.hpp), 2.25× fewer multiply-adds, and their weight
 //     gradient as its dual F(3×3, 2×2) (gemm/winograd_3x3_weight_gradient.hpp);
+//     up to four output channels run as direct loops instead (conv_few_outputs.hpp);
 //   - reference (SBGAN_REFERENCE_KERNELS=1): explicit im2col + Eigen's GEMM.
 //   forward:          y  = W ⋆ x + b            (assigns y)
 //   backward_data:    dx += Wᵀ ⋆ dy            (col2im adds)
 //   backward_weights: dW += dy · colᵀ, db += Σ dy
 #include <vector>
 
+#include "sbgan/backend/cpu/conv_few_outputs.hpp"
 #include "sbgan/backend/cpu/eigen_maps.hpp"
 #include "sbgan/backend/cpu/gemm/blocked_gemm.hpp"
 #include "sbgan/backend/cpu/gemm/im2col_packing.hpp"
@@ -171,6 +173,8 @@ void forward(Gemm gemm, const Tensor<T, cpu>& x, const Tensor<T, cpu>& weight, c
     auto ym = cpu_detail::matrix(y.data() + b * cout * p, cout, p);
     if (winograd)
       gm::winograd_3x3(filters, xb, cin, h, w, cout, g, ym.data(), false);
+    else if (gemm == Gemm::blocked && few_outputs_apply(cout))
+      few_outputs_forward(xb, cin, h, w, weight.data(), cout, g, ym.data());
     else if (gemm == Gemm::blocked)
       blocked::forward(weight.data(), xb, cin, h, w, cout, g, ym.data());
     else
@@ -251,6 +255,11 @@ void backward_weights(Gemm gemm, const Tensor<T, cpu>& x, const Tensor<T, cpu>& 
   const index_t k = cin * g.kernel_h * g.kernel_w;
   auto dwm = cpu_detail::matrix(dweight.data(), cout, k);
   namespace gm = cpu_detail::gemm;
+  if (gemm == Gemm::blocked && few_outputs_apply(cout)) {
+    few_outputs_weight_gradient_add(x.data(), n, cin, h, w, dy.data(), cout, g, dweight.data());
+    if (dbias) bias_gradient_add(dy, *dbias);
+    return;
+  }
   if (gemm == Gemm::blocked && gm::winograd_applies(g, cin, cout, g.out_h(h), g.out_w(w))) {
     Tensor<T, cpu> products(Shape{16, gm::winograd_plane(cin * cout)});
     for (index_t b = 0; b < n; ++b)
