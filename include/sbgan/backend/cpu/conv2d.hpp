@@ -61,30 +61,37 @@ void im2col(const T* x, index_t channels, index_t h, index_t w, const Window2d& 
       oh * ow);
 }
 
-// x[c, ·] += scatter of col rows; channels are independent, so they run in parallel.
+// x[c, ·] += scatter of the col columns [p0, p1) (output pixels), which col holds
+// with leading dimension ld; channels are independent, so they run in parallel.
 template <class T>
-void col2im_add(const T* col, index_t channels, index_t h, index_t w, const Window2d& g, T* x) {
-  const index_t oh = g.out_h(h), ow = g.out_w(w);
+void col2im_add(const T* col, index_t ld, index_t p0, index_t p1, index_t channels, index_t h, index_t w,
+                const Window2d& g, T* x) {
+  const index_t ow = g.out_w(w);
   cpu_detail::parallel_for(
       channels,
       [&](index_t c) {
         T* xc = x + c * h * w;
         for (index_t i = 0; i < g.kernel_h; ++i)
           for (index_t j = 0; j < g.kernel_w; ++j) {
-            const T* row = col + ((c * g.kernel_h + i) * g.kernel_w + j) * oh * ow;
-            for (index_t y = 0; y < oh; ++y) {
+            const T* row = col + ((c * g.kernel_h + i) * g.kernel_w + j) * ld - p0;  // indexed by pixel
+            for (index_t y = p0 / ow; y * ow < p1; ++y) {
               const index_t iy = y * g.stride_h - g.pad_h + i;
               if (iy < 0 || iy >= h) continue;
               T* dst = xc + iy * w;
-              const T* src = row + y * ow;
-              for (index_t xo = 0; xo < ow; ++xo) {
-                const index_t ix = xo * g.stride_w - g.pad_w + j;
-                if (ix >= 0 && ix < w) dst[ix] += src[xo];
+              const index_t begin = std::max(p0, y * ow), end = std::min(p1, (y + 1) * ow);
+              for (index_t q = begin; q < end; ++q) {
+                const index_t ix = (q - y * ow) * g.stride_w - g.pad_w + j;
+                if (ix >= 0 && ix < w) dst[ix] += row[q];
               }
             }
           }
       },
-      g.kernel_h * g.kernel_w * oh * ow);
+      g.kernel_h * g.kernel_w * (p1 - p0));
+}
+template <class T>
+void col2im_add(const T* col, index_t channels, index_t h, index_t w, const Window2d& g, T* x) {
+  const index_t p = g.out_h(h) * g.out_w(w);
+  col2im_add(col, p, 0, p, channels, h, w, g, x);
 }
 
 // The GEMM operand for one batch entry: the input itself for a pointwise
@@ -187,6 +194,15 @@ void forward(Gemm gemm, const Tensor<T, cpu>& x, const Tensor<T, cpu>& weight, c
   }
 }
 
+// Output pixels per column-matrix chunk of a strided input gradient: about 4 MiB of
+// col (k rows), a multiple of the micro-kernel's width, all of p when that is less.
+template <class T>
+index_t col_chunk_pixels(index_t k, index_t p) {
+  constexpr index_t nr = cpu_detail::gemm::Tile<T>::cols;
+  const index_t fit = (index_t{4} << 20) / (k * static_cast<index_t>(sizeof(T)));
+  return std::min(p, std::max<index_t>(1, fit / nr) * nr);
+}
+
 // dx += convᵀ(dy, weight)
 template <class T>
 void backward_data(Gemm gemm, const Tensor<T, cpu>& dy, const Tensor<T, cpu>& weight, const Window2d& g,
@@ -213,19 +229,25 @@ void backward_data(Gemm gemm, const Tensor<T, cpu>& dy, const Tensor<T, cpu>& we
     return;
   }
   const auto wm = cpu_detail::matrix(weight.data(), cout, k);
-  Tensor<T, cpu> col(Shape{g.is_pointwise() ? 0 : k * p});  // written whole before it is read
+  // The blocked path makes col a few output pixels at a time: a whole column matrix
+  // (80 MB for a 38 → 64 4×4 stride-2 layer at 256×512) was fresh pages to clear and
+  // left cache before col2im read it back.
+  const index_t chunk = gemm == Gemm::blocked ? col_chunk_pixels<T>(k, p) : p;
+  Tensor<T, cpu> col(Shape{g.is_pointwise() ? 0 : k * chunk});  // written whole before it is read
   for (index_t b = 0; b < n; ++b) {
     const T* dyb = dy.data() + b * cout * p;
     T* dxb = dx.data() + b * cin * h * w;
     if (gemm == Gemm::blocked) {
       // col = Wᵀ·dy (or dx += Wᵀ·dy for a pointwise convolution), then col2im
       const gm::TransposedA<T> pack_weight_t{weight.data(), k};
-      const gm::RowMajorB<T> pack_dy{dyb, p};
       if (g.is_pointwise()) {
-        gm::blocked_gemm<T>(k, p, cout, pack_weight_t, pack_dy, dxb, p, true);
+        gm::blocked_gemm<T>(k, p, cout, pack_weight_t, gm::RowMajorB<T>{dyb, p}, dxb, p, true);
       } else {
-        gm::blocked_gemm<T>(k, p, cout, pack_weight_t, pack_dy, col.data(), p, false);
-        col2im_add(col.data(), cin, h, w, g, dxb);
+        for (index_t p0 = 0; p0 < p; p0 += chunk) {
+          const index_t pc = std::min(chunk, p - p0);
+          gm::blocked_gemm<T>(k, pc, cout, pack_weight_t, gm::RowMajorB<T>{dyb + p0, p}, col.data(), pc, false);
+          col2im_add(col.data(), pc, p0, p0 + pc, cin, h, w, g, dxb);
+        }
       }
     } else if (g.is_pointwise()) {
       cpu_detail::matrix(dxb, cin, p).noalias() += wm.transpose() * cpu_detail::matrix(dyb, cout, p);
